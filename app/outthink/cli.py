@@ -1,0 +1,433 @@
+"""Command line: ``outthink solve``, ``outthink doctor``, ``outthink models ...``.
+
+With no arguments ``outthink`` starts the desktop app.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import logging
+import logging.handlers
+import signal
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from outthink import __version__
+from outthink.config import Settings, cache_dir, config_dir, data_dir, load_settings, log_dir
+from outthink.errors import ConfigError, OutthinkError, describe
+from outthink.events import Event, RunFailed, RunFinished
+from outthink.generation import CancelToken
+from outthink.prompts import DEFAULT_PREAMBLE, DEFAULT_SYSTEM_PROMPT, PromptFormat
+from outthink.search.config import SearchConfig
+from outthink.search.selection import AGGREGATIONS, SELECTION_RULES
+from outthink.search.strategies import strategy_names
+
+log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------- logging
+
+
+def setup_logging(verbose: bool = False) -> Path | None:
+    """Log to a rotating file in the platformdirs log folder; ``--verbose`` also to stderr."""
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG)
+    for h in list(root.handlers):
+        if getattr(h, "_outthink", False):
+            root.removeHandler(h)
+    path: Path | None = None
+    try:
+        folder = log_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "outthink.log"
+        fh = logging.handlers.RotatingFileHandler(
+            path, maxBytes=2_000_000, backupCount=3, encoding="utf-8"
+        )
+        fh.setLevel(logging.DEBUG if verbose else logging.INFO)
+        fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        fh._outthink = True  # type: ignore[attr-defined]
+        root.addHandler(fh)
+    except OSError:
+        path = None  # a read-only home must not stop the app
+    err = logging.StreamHandler(sys.stderr)
+    err.setLevel(logging.DEBUG if verbose else logging.ERROR)
+    err.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    err._outthink = True  # type: ignore[attr-defined]
+    root.addHandler(err)
+    return path
+
+
+# --------------------------------------------------------------------------- model choice
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyChoice:
+    path: Path
+    label: str
+    prompt_format: PromptFormat | None
+
+
+def _catalog_module() -> Any:
+    """The catalog module when present (it is optional for `solve` with a file path)."""
+    if importlib.util.find_spec("outthink.catalog") is None:
+        return None
+    import outthink.catalog as catalog
+
+    return catalog
+
+
+def _format_from_entry(entry: Any) -> PromptFormat | None:
+    if entry is None:
+        return None
+    kind = getattr(entry, "prompt_format", None)
+    if kind not in ("chat", "completion"):
+        return None
+    return PromptFormat(
+        kind=kind,
+        system_prompt=getattr(entry, "system_prompt", None) or DEFAULT_SYSTEM_PROMPT,
+        preamble=getattr(entry, "preamble", None) or DEFAULT_PREAMBLE,
+    )
+
+
+def resolve_policy(spec: str | None, settings: Settings) -> PolicyChoice:
+    """A path, a catalog id, or (default) the embedded starter model."""
+    from outthink.starter import STARTER_ID, starter_model_path
+
+    if spec and (spec.endswith(".gguf") or Path(spec).expanduser().exists()):
+        path = Path(spec).expanduser()
+        return PolicyChoice(path, path.name, None)
+    catalog = _catalog_module()
+    model_id = spec or STARTER_ID
+    if catalog is not None:
+        resolved = catalog.resolve_model(model_id, role="policy", settings=settings)
+        return PolicyChoice(Path(resolved.path), model_id, _format_from_entry(resolved.entry))
+    if model_id == STARTER_ID:
+        return PolicyChoice(starter_model_path(settings), STARTER_ID, PromptFormat("completion"))
+    raise ConfigError(
+        f"Unknown model {model_id!r}.", hint="Give the path of a .gguf file with --policy."
+    )
+
+
+def build_verifier(args: argparse.Namespace, settings: Settings) -> tuple[Any, list[Any]]:
+    """The verifier named by --verifier (a kind or a catalog id) and any models it loaded."""
+    import outthink.verifiers as verifiers
+    from outthink.verifiers.base import VerifierContext
+
+    name = args.verifier
+    options: dict[str, Any] = {}
+    model_spec = args.verifier_model
+    catalog = _catalog_module()
+    if name not in verifiers.VERIFIERS and catalog is not None:
+        entry = catalog.load_catalog(settings).get(name)
+        if entry.role != "verifier" or not entry.verifier_kind:
+            raise ConfigError(
+                f"Catalog entry {name!r} is not a verifier.",
+                hint="Pick a verifier entry (see `outthink models list`) or a verifier kind.",
+            )
+        model_spec = model_spec or name
+        options = dict(entry.verifier_options or {})
+        name = entry.verifier_kind
+    spec = verifiers.get_spec(name)
+    loaded: list[Any] = []
+    ctx = VerifierContext(threads=args.threads or None)
+    if spec.needs_model:
+        if not model_spec:
+            raise ConfigError(
+                f"The {name} verifier needs a model.",
+                hint="Give one with --verifier-model (a catalog id or a .gguf path).",
+            )
+        from outthink.engine import Model
+
+        if model_spec.endswith(".gguf") or Path(model_spec).expanduser().exists():
+            vpath = Path(model_spec).expanduser()
+        elif catalog is not None:
+            vpath = Path(catalog.resolve_model(model_spec, settings=settings).path)
+        else:
+            vpath = resolve_policy(model_spec, settings).path
+        ctx.model = Model(vpath, n_gpu_layers=args.gpu_layers)
+        loaded.append(ctx.model)
+    return spec.factory(options, ctx), loaded
+
+
+# --------------------------------------------------------------------------- solve
+
+
+def _install_sigint(cancel: CancelToken) -> Any:
+    """First Ctrl-C stops the run cleanly (partial results are printed); the second kills."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if cancel.cancelled:
+            raise KeyboardInterrupt
+        cancel.cancel()
+        print("\nStopping... (Ctrl-C again to quit at once)", file=sys.stderr)
+
+    try:
+        return signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread
+        return None
+
+
+def cmd_solve(args: argparse.Namespace) -> int:
+    from outthink.engine import Model, check_memory, check_model_file, plan_context
+    from outthink.search.runner import solve
+    from outthink.search.summary import summarize
+
+    problem = " ".join(args.problem).strip()
+    if problem == "-":
+        problem = sys.stdin.read().strip()
+    if not problem:
+        raise ConfigError("The problem is empty.", hint='Example: outthink solve "What is 2+3?"')
+    settings = load_settings()
+    cfg = SearchConfig(
+        strategy=args.strategy,
+        n=args.n,
+        width=args.width,
+        max_steps=args.max_steps,
+        max_tokens=args.max_tokens,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        top_k=args.top_k,
+        min_p=args.min_p,
+        seed=args.seed,
+        select=args.select,
+        agg=args.agg,
+        lookahead=args.lookahead,
+    ).validate()
+    choice = resolve_policy(args.policy, settings)
+    header = check_model_file(choice.path)
+    # Refuse before loading anything: the prompt is at most a few thousand tokens.
+    from outthink.search.strategies import get_strategy
+
+    spec = get_strategy(cfg.strategy)
+    n_seq = spec.sequences(spec.prepare(cfg))
+    check_memory(header, plan_context(len(problem.encode()) + 2048, n_seq, cfg.max_tokens), n_seq)
+    threads = args.threads or settings.threads or None
+    gpu_layers = args.gpu_layers if args.gpu_layers is not None else settings.gpu_layers
+    args.gpu_layers = gpu_layers
+    fmt = choice.prompt_format
+    if args.system_prompt is not None:
+        base = fmt or PromptFormat("chat")
+        fmt = PromptFormat(base.kind, args.system_prompt, base.preamble)
+    if args.prompt_format:
+        base = fmt or PromptFormat()
+        fmt = PromptFormat(args.prompt_format, base.system_prompt, base.preamble)
+    verifier, loaded = build_verifier(args, settings)
+    policy = Model(choice.path, n_gpu_layers=gpu_layers)
+    loaded.append(policy)
+    cancel = CancelToken()
+    previous = _install_sigint(cancel)
+    events: list[Event] = []
+    try:
+        stream: Iterator[Event] = solve(
+            problem,
+            policy,
+            verifier,
+            cfg,
+            prompt_format=fmt,
+            threads=threads,
+            cancel=cancel,
+            run_info={"policy": choice.label},
+        )
+        for ev in stream:
+            events.append(ev)
+            if args.events:
+                print(json.dumps(ev.to_dict(), ensure_ascii=False), flush=True)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        for m in loaded:
+            m.close()
+    summary = summarize(events)
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False, indent=2))
+    elif not args.events:
+        _print_summary(summary)
+    last = events[-1] if events else None
+    if isinstance(last, RunFailed):
+        if not args.json and not args.events:
+            print(describe(OutthinkError(last.error, hint=last.hint)), file=sys.stderr)
+        return 1
+    if isinstance(last, RunFinished) and last.cancelled:
+        return 130
+    return 0
+
+
+def _print_summary(s: dict[str, Any]) -> None:
+    if s.get("status") == "failed":
+        return
+    print(f"Answer: {s['answer'] if s['answer'] is not None else '(none found)'}")
+    sel = s.get("selection") or {}
+    if sel.get("reason"):
+        print(f"Why:    {sel['reason']}")
+    print()
+    print(f"{'#':>3} {'answer':<16} {'score':>6} {'steps':>5}  end")
+    for c in s["candidates"]:
+        mark = "*" if c["selected"] else " "
+        score = "" if c["score"] is None else f"{c['score']:.3f}"
+        answer = (c["answer"] or "-")[:16]
+        print(
+            f"{c['id']:>2}{mark} {answer:<16} {score:>6} {len(c['steps']):>5}  {c['finish_reason']}"
+        )
+    u = s.get("usage", {})
+    secs = u.get("seconds") or 0
+    toks = u.get("policy_tokens", 0)
+    rate = f", {toks / secs:.1f} tok/s" if secs else ""
+    print(
+        f"\n{toks} policy tokens, {u.get('verifier_tokens', 0)} verifier tokens, "
+        f"{u.get('prompt_tokens', 0)} prompt tokens, {secs:.1f} s{rate}"
+    )
+    if s.get("status") == "cancelled":
+        print("(stopped early: results so far)")
+
+
+# --------------------------------------------------------------------------- doctor
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from outthink import engine
+    from outthink.starter import starter_installed
+
+    settings = load_settings()
+    info: dict[str, Any] = {"outthink": __version__, "python": sys.version.split()[0]}
+    try:
+        info.update(engine.system_info())
+    except Exception as exc:  # broken native library: say so, keep going
+        info["llama_cpp_error"] = describe(exc)
+    info["threads_default"] = settings.threads or engine.physical_cores()
+    info["folders"] = {
+        "data": str(data_dir()),
+        "models": str(settings.models_path()),
+        "config": str(config_dir()),
+        "cache": str(cache_dir()),
+        "logs": str(log_dir()),
+    }
+    info["starter_model_installed"] = starter_installed()
+    models = (
+        sorted(p.name for p in settings.models_path().glob("*.gguf"))
+        if settings.models_path().exists()
+        else []
+    )
+    info["models_found"] = models
+    info["offline"] = settings.is_offline()
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"Outthink {info['outthink']} (Python {info['python']})")
+    if "llama_cpp_error" in info:
+        print(f"llama.cpp:       NOT WORKING - {info['llama_cpp_error']}")
+    else:
+        print(f"llama.cpp:       llama-cpp-python {info['llama_cpp_python']}")
+        offload = "yes" if info["gpu_offload"] else "no (CPU build; see README for GPU builds)"
+        print(f"GPU offload:     {offload}")
+        print(f"CPU features:    {info['system_info']}")
+    print(f"Threads:         {info['threads_default']} (physical cores: {engine.physical_cores()})")
+    for k, v in info["folders"].items():
+        print(f"{k.capitalize() + ' folder:':<17}{v}")
+    print(f"Starter model:   {'installed' if info['starter_model_installed'] else 'not installed'}")
+    print(f"Models on disk:  {', '.join(models) if models else 'none'}")
+    print(f"Offline mode:    {'on' if info['offline'] else 'off'}")
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import outthink.verifiers as verifiers
+
+    p = argparse.ArgumentParser(
+        prog="outthink",
+        description="Small local models out-think big ones: test-time search with verifiers.",
+    )
+    p.add_argument("--version", action="version", version=f"outthink {__version__}")
+    p.add_argument("--verbose", "-v", action="store_true", help="log debug details to stderr")
+    sub = p.add_subparsers(dest="command")
+
+    s = sub.add_parser("solve", help="solve a problem with test-time search")
+    s.add_argument("problem", nargs="+", help='the problem text ("-" reads standard input)')
+    s.add_argument("--policy", help="policy model: catalog id or .gguf path (default: starter)")
+    s.add_argument(
+        "--verifier",
+        default="self-certainty",
+        help=f"verifier kind ({', '.join(sorted(verifiers.VERIFIERS))}) or catalog id",
+    )
+    s.add_argument(
+        "--verifier-model",
+        "--judge-model",
+        dest="verifier_model",
+        help="model for a model-based verifier (catalog id or .gguf path)",
+    )
+    s.add_argument("--strategy", default="best-of-n", choices=strategy_names())
+    s.add_argument("--n", type=int, default=8, help="budget: solutions or beams (default 8)")
+    s.add_argument("--width", type=int, default=2, help="beam width M (beam, dvts)")
+    s.add_argument("--lookahead", type=int, default=0, help="lookahead steps (beam)")
+    s.add_argument("--select", default="weighted", choices=SELECTION_RULES)
+    s.add_argument("--agg", default="last", choices=AGGREGATIONS)
+    s.add_argument("--temperature", type=float, default=0.8)
+    s.add_argument("--top-p", type=float, default=0.95)
+    s.add_argument("--top-k", type=int, default=40)
+    s.add_argument("--min-p", type=float, default=0.05)
+    s.add_argument("--max-tokens", type=int, default=384, help="new tokens per solution")
+    s.add_argument("--max-steps", type=int, default=16)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--threads", type=int, default=0, help="CPU threads (default: physical cores)")
+    s.add_argument("--gpu-layers", type=int, default=None, help="layers to offload to the GPU")
+    s.add_argument("--system-prompt", default=None)
+    s.add_argument("--prompt-format", choices=("chat", "completion"), default=None)
+    out = s.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print one JSON summary object")
+    out.add_argument("--events", action="store_true", help="stream events as JSON lines")
+    s.set_defaults(func=cmd_solve)
+
+    d = sub.add_parser("doctor", help="llama.cpp build, GPU support, folders, models found")
+    d.add_argument("--json", action="store_true")
+    d.set_defaults(func=cmd_doctor)
+
+    if importlib.util.find_spec("outthink.cli_models") is not None:
+        from outthink.cli_models import add_models_parser
+
+        add_models_parser(sub)
+    return p
+
+
+def launch_gui() -> int:
+    if importlib.util.find_spec("outthink.gui") is None:
+        print(
+            "The Outthink desktop app is not part of this build yet.\n"
+            "Use the command line meanwhile, for example:\n"
+            '  outthink solve "Tom has 3 apples and buys 5 more. How many apples does he have?"\n'
+            "  outthink doctor\n"
+            "  outthink --help"
+        )
+        return 0
+    from outthink.gui.app import main as gui_main
+
+    return int(gui_main())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(getattr(args, "verbose", False))
+    if not getattr(args, "command", None):
+        return launch_gui()
+    try:
+        return int(args.func(args))
+    except OutthinkError as exc:
+        log.info("Command failed: %s", exc)
+        print(f"Error: {describe(exc)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

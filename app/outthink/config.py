@@ -1,0 +1,127 @@
+"""Folders and settings.
+
+Folders come from platformdirs and can be moved with environment variables
+(``OUTTHINK_DATA_DIR``, ``OUTTHINK_CONFIG_DIR``, ``OUTTHINK_CACHE_DIR``, ``OUTTHINK_LOG_DIR``);
+the tests point all of them at temporary folders. Settings are one typed object stored as TOML
+in the config folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import platformdirs
+
+from outthink.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "Outthink"
+SETTINGS_SCHEMA = 1
+
+
+def _dir(env: str, default: str) -> Path:
+    value = os.environ.get(env)
+    return Path(value).expanduser() if value else Path(default)
+
+
+def data_dir() -> Path:
+    return _dir("OUTTHINK_DATA_DIR", platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def config_dir() -> Path:
+    return _dir("OUTTHINK_CONFIG_DIR", platformdirs.user_config_dir(APP_NAME, appauthor=False))
+
+
+def cache_dir() -> Path:
+    return _dir("OUTTHINK_CACHE_DIR", platformdirs.user_cache_dir(APP_NAME, appauthor=False))
+
+
+def log_dir() -> Path:
+    return _dir("OUTTHINK_LOG_DIR", platformdirs.user_log_dir(APP_NAME, appauthor=False))
+
+
+def settings_path() -> Path:
+    return config_dir() / "settings.toml"
+
+
+@dataclass(slots=True)
+class Settings:
+    """User settings. Unknown keys in the file are ignored; missing keys take defaults."""
+
+    schema: int = SETTINGS_SCHEMA
+    threads: int = 0  # 0 = physical cores
+    gpu_layers: int = 0
+    context_size: int = 0  # 0 = sized from the request
+    models_dir: str = ""  # "" = <data dir>/models
+    hf_token: str = ""
+    hf_endpoint: str = ""  # mirror; "" = the library's default
+    offline: bool = False
+    last_problem: str = ""
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def models_path(self) -> Path:
+        env = os.environ.get("OUTTHINK_MODELS_DIR")
+        if env:
+            return Path(env).expanduser()
+        if self.models_dir:
+            return Path(self.models_dir).expanduser()
+        return data_dir() / "models"
+
+    def is_offline(self) -> bool:
+        flag = os.environ.get("HF_HUB_OFFLINE", "").strip().lower()
+        return self.offline or flag in {"1", "true", "yes", "on"}
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    path = path or settings_path()
+    if not path.exists():
+        return Settings()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(
+            f"Cannot read settings file {path}: {exc}.",
+            hint="Fix or delete the file; Outthink will recreate it with defaults.",
+        ) from exc
+    known = {f.name for f in fields(Settings)}
+    values = {k: v for k, v in raw.items() if k in known}
+    try:
+        return Settings(**values)
+    except TypeError as exc:  # pragma: no cover - dataclass rejects odd shapes
+        raise ConfigError(f"Bad settings in {path}: {exc}.") from exc
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return f'"{escaped}"'
+    raise TypeError(f"cannot store {type(value).__name__} in settings")
+
+
+def save_settings(settings: Settings, path: Path | None = None) -> Path:
+    """Write atomically: a crash mid-write leaves the old file, never half a file."""
+    path = path or settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = []
+    extra: dict[str, object] = {}
+    for key, value in asdict(settings).items():
+        if key == "extra":
+            extra = value
+            continue
+        lines.append(f"{key} = {_toml_value(value)}")
+    if extra:
+        lines.append("\n[extra]")
+        lines.extend(f'"{k}" = {_toml_value(v)}' for k, v in extra.items())
+    tmp = path.with_suffix(".toml.tmp")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path

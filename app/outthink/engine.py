@@ -1,0 +1,810 @@
+"""The llama.cpp engine: many sequences decoded together, one token each per decode call.
+
+This is the only module that imports ``llama_cpp``, and it does so lazily (the import loads the
+native library). Three layers, as in llama-cpp-python itself:
+
+* :class:`Model` owns loaded weights and the vocabulary (tokenize, detokenize, special tokens).
+* :class:`Context` owns one ``llama_context`` with a unified KV cache: batches, positions,
+  sequence ids, logits, fork/drop of sequences. Verifiers use it directly.
+* :class:`LlamaGenerator` implements :class:`outthink.generation.StepGenerator` on a context:
+  the prompt is decoded once, forked to N sequences, then every live sequence gets one token
+  per ``llama_decode`` call, each with its own sampler chain and seed.
+
+Facts this relies on are in the design notes (ENGINE.md): ``kv_unified`` makes a fork free;
+each sequence's next token sits at ``pos_max + 1``; a batch larger than ``n_batch`` aborts the
+process; ctypes callbacks must stay referenced; two contexts must never decode at once on the
+same cores (a process-wide lock enforces it).
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import logging
+import os
+import threading
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from outthink.errors import (
+    EngineError,
+    MemoryBudgetError,
+    ModelCorruptError,
+    ModelUnsupportedError,
+)
+from outthink.generation import (
+    CancelToken,
+    SamplingParams,
+    StepOutput,
+    StopReason,
+    TokenDeltas,
+    Usage,
+)
+from outthink.gguf_file import GGUFHeader, read_header
+from outthink.llama_archs import LLAMA_CPP_VERSION, SUPPORTED_ARCHITECTURES
+
+log = logging.getLogger(__name__)
+
+#: Only one llama.cpp context decodes at a time in this process: two contexts spinning their
+#: threads on the same cores made each step about 35x slower (ENGINE.md).
+DECODE_LOCK = threading.Lock()
+
+#: Hard cap of llama.cpp on sequence ids.
+MAX_SEQUENCES = 256
+DEFAULT_N_BATCH = 512
+#: Memory that must stay free besides the model and the KV cache (compute buffers, the app).
+MEMORY_MARGIN_BYTES = 512 * 1024 * 1024
+
+_lib: ModuleType | None = None
+_log_callback: Any = None  # keep the ctypes callback alive for the life of the process
+_lib_lock = threading.Lock()
+
+
+def _llama() -> ModuleType:
+    """Import llama_cpp on first use, route its log into ``logging``."""
+    global _lib, _log_callback
+    with _lib_lock:
+        if _lib is None:
+            import llama_cpp
+
+            llama_cpp.llama_backend_init()
+            native_log = logging.getLogger("outthink.llama_cpp")
+
+            def _on_log(level: int, text: bytes | None, _user: Any) -> None:
+                if text:
+                    # GGML_LOG_LEVEL_ERROR = 4, WARN = 3; everything else is chatter.
+                    lvl = logging.WARNING if level in (3, 4) else logging.DEBUG
+                    native_log.log(lvl, "%s", text.decode("utf-8", "replace").rstrip())
+
+            _log_callback = llama_cpp.llama_log_callback(_on_log)
+            llama_cpp.llama_log_set(_log_callback, ctypes.c_void_p(0))
+            _lib = llama_cpp
+        return _lib
+
+
+# --------------------------------------------------------------------------- system facts
+
+
+@cache
+def physical_cores() -> int:
+    """Physical cores (not hyper-threads): llama.cpp runs best with one thread per core."""
+    try:
+        pairs = set()
+        phys = core = None
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("physical id"):
+                    phys = line.split(":", 1)[1].strip()
+                elif line.startswith("core id"):
+                    core = line.split(":", 1)[1].strip()
+                elif not line.strip():
+                    if core is not None:
+                        pairs.add((phys, core))
+                    phys = core = None
+        if core is not None:
+            pairs.add((phys, core))
+        if pairs:
+            return len(pairs)
+    except OSError:
+        pass
+    return max(1, (os.cpu_count() or 2) // 2 if (os.cpu_count() or 1) > 4 else os.cpu_count() or 1)
+
+
+def available_memory() -> int:
+    """Bytes of memory available to a new allocation (MemAvailable on Linux)."""
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 1 << 62  # unknown platform: do not refuse
+
+
+def supports_gpu_offload() -> bool:
+    return bool(_llama().llama_supports_gpu_offload())
+
+
+def system_info() -> dict[str, Any]:
+    lib = _llama()
+    return {
+        "llama_cpp_python": getattr(lib, "__version__", "?"),
+        "gpu_offload": bool(lib.llama_supports_gpu_offload()),
+        "system_info": lib.llama_print_system_info().decode("utf-8", "replace").strip(),
+        "physical_cores": physical_cores(),
+    }
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def check_model_file(path: str | Path) -> GGUFHeader:
+    """Header check before llama.cpp sees the file: typed errors instead of native crashes."""
+    header = read_header(path)
+    arch = header.architecture
+    if not arch:
+        raise ModelCorruptError(
+            f"{header.path.name} has no general.architecture in its metadata.",
+            hint="The file is damaged or not a language model; pick another GGUF.",
+        )
+    if arch not in SUPPORTED_ARCHITECTURES:
+        raise ModelUnsupportedError(
+            f"{header.path.name} uses the architecture {arch!r}, which the bundled llama.cpp "
+            f"(llama-cpp-python {LLAMA_CPP_VERSION}) does not know.",
+            hint="Pick a model of a supported family (Llama, Qwen, Gemma, Mistral, Phi, ...), "
+            "or update Outthink.",
+        )
+    return header
+
+
+def memory_needed(header: GGUFHeader, n_ctx: int, n_seq: int) -> int:
+    """Bytes a context of ``n_ctx`` cells with ``n_seq`` output rows needs, model included."""
+    kv = n_ctx * header.kv_bytes_per_token()
+    logits = max(n_seq, 1) * max(header.vocab_size, 1) * 4 * 2
+    return header.file_size + kv + logits + MEMORY_MARGIN_BYTES
+
+
+def check_memory(header: GGUFHeader, n_ctx: int, n_seq: int, *, what: str = "") -> None:
+    """Refuse, before loading anything, a request that would not fit in memory."""
+    need = memory_needed(header, n_ctx, n_seq)
+    have = available_memory()
+    if need > have:
+        gib = 1024**3
+        kv = n_ctx * header.kv_bytes_per_token()
+        raise MemoryBudgetError(
+            f"{what or header.path.name} needs about {need / gib:.1f} GiB "
+            f"(model {header.file_size / gib:.1f} GiB + KV cache for {n_ctx:,} tokens "
+            f"{kv / gib:.1f} GiB) but only {have / gib:.1f} GiB is available.",
+            hint="Lower the budget N or the max tokens, or pick a smaller model.",
+        )
+
+
+# --------------------------------------------------------------------------- model
+
+
+class Model:
+    """Loaded weights and vocabulary. Release with :meth:`close` (or use as a context manager)."""
+
+    def __init__(self, path: str | Path, *, n_gpu_layers: int = 0) -> None:
+        self.path = Path(path)
+        self.header = check_model_file(self.path)
+        lib = _llama()
+        params = lib.llama_model_default_params()
+        params.n_gpu_layers = int(n_gpu_layers)
+        ptr = lib.llama_model_load_from_file(str(self.path).encode("utf-8"), params)
+        if not ptr:
+            raise ModelCorruptError(
+                f"llama.cpp could not load {self.path.name}.",
+                hint="The file may be damaged or of an unsupported variant; the log file has "
+                "llama.cpp's reason. Try downloading it again.",
+            )
+        self._ptr = ptr
+        self.vocab = lib.llama_model_get_vocab(ptr)
+        self.n_vocab = int(lib.llama_vocab_n_tokens(self.vocab))
+        self.bos = int(lib.llama_vocab_bos(self.vocab))
+        self.eos = int(lib.llama_vocab_eos(self.vocab))
+        self.add_bos = bool(lib.llama_vocab_get_add_bos(self.vocab))
+        self.n_gpu_layers = int(n_gpu_layers)
+        self._pieces: dict[int, bytes] = {}
+        self._eog: dict[int, bool] = {}
+        self._closed = False
+
+    @property
+    def ptr(self) -> Any:
+        if self._closed:
+            raise EngineError("The model was closed.", hint="Load it again.")
+        return self._ptr
+
+    @property
+    def name(self) -> str:
+        return self.header.name
+
+    @property
+    def chat_template(self) -> str | None:
+        return self.header.chat_template
+
+    def token_text(self, token: int) -> str:
+        """The token's text as stored in the vocabulary (special tokens included)."""
+        raw = _llama().llama_vocab_get_text(self.vocab, token)
+        return raw.decode("utf-8", "replace") if raw else ""
+
+    @property
+    def bos_text(self) -> str:
+        return self.token_text(self.bos) if self.bos >= 0 else ""
+
+    @property
+    def eos_text(self) -> str:
+        return self.token_text(self.eos) if self.eos >= 0 else ""
+
+    def tokenize(
+        self, text: str, *, add_special: bool = False, parse_special: bool = True
+    ) -> list[int]:
+        lib = _llama()
+        data = text.encode("utf-8")
+        cap = len(data) + 8
+        buf = (lib.llama_token * cap)()
+        n = lib.llama_tokenize(self.vocab, data, len(data), buf, cap, add_special, parse_special)
+        if n < 0:
+            cap = -n
+            buf = (lib.llama_token * cap)()
+            n = lib.llama_tokenize(
+                self.vocab, data, len(data), buf, cap, add_special, parse_special
+            )
+        if n < 0:
+            raise EngineError(f"Tokenization failed ({n}).")
+        return list(buf[:n])
+
+    def piece(self, token: int) -> bytes:
+        """Bytes a generated token adds to the text (special tokens render as nothing)."""
+        cached = self._pieces.get(token)
+        if cached is not None:
+            return cached
+        lib = _llama()
+        buf = ctypes.create_string_buffer(64)
+        n = lib.llama_token_to_piece(self.vocab, token, buf, len(buf), 0, False)
+        if n < 0:
+            buf = ctypes.create_string_buffer(-n)
+            n = lib.llama_token_to_piece(self.vocab, token, buf, len(buf), 0, False)
+        out = buf.raw[: max(n, 0)]
+        self._pieces[token] = out
+        return out
+
+    def detokenize(self, tokens: Sequence[int]) -> str:
+        return b"".join(self.piece(t) for t in tokens).decode("utf-8", "replace")
+
+    def is_eog(self, token: int) -> bool:
+        cached = self._eog.get(token)
+        if cached is None:
+            cached = bool(_llama().llama_vocab_is_eog(self.vocab, token))
+            self._eog[token] = cached
+        return cached
+
+    def single_token(self, text: str) -> int | None:
+        """The id of ``text`` if the tokenizer encodes it as exactly one token, else None."""
+        ids = self.tokenize(text, add_special=False, parse_special=True)
+        return ids[0] if len(ids) == 1 else None
+
+    def close(self) -> None:
+        if not self._closed:
+            _llama().llama_model_free(self._ptr)
+            self._closed = True
+
+    def __enter__(self) -> Model:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# --------------------------------------------------------------------------- context
+
+
+@dataclass(slots=True)
+class DecodeStats:
+    tokens: int = 0
+    calls: int = 0
+
+
+class Context:
+    """One llama.cpp context with a unified KV cache over a :class:`Model`.
+
+    Positions are the caller's business: each sequence's next token must sit at
+    ``pos_max(seq) + 1``. Batches larger than ``n_batch`` are refused here, never passed on.
+    """
+
+    def __init__(
+        self,
+        model: Model,
+        *,
+        n_ctx: int,
+        n_seq_max: int,
+        n_batch: int = DEFAULT_N_BATCH,
+        threads: int | None = None,
+        cancel: CancelToken | None = None,
+    ) -> None:
+        if not 1 <= n_seq_max <= MAX_SEQUENCES:
+            raise EngineError(
+                f"{n_seq_max} sequences requested; llama.cpp allows 1 to {MAX_SEQUENCES}.",
+                hint="Lower the budget N.",
+            )
+        lib = _llama()
+        self.model = model
+        self.threads = threads or physical_cores()
+        self.n_batch = n_batch
+        self.cancel = cancel or CancelToken()
+        params = lib.llama_context_default_params()
+        params.n_ctx = int(n_ctx)
+        params.n_batch = n_batch
+        params.n_ubatch = n_batch
+        params.n_seq_max = int(n_seq_max)
+        params.n_outputs_max_per_seq = 0
+        params.n_threads = self.threads
+        params.n_threads_batch = self.threads
+        params.kv_unified = True  # forks only tag cells; a shared prefix is stored once
+        params.no_perf = True
+        ptr = lib.llama_init_from_model(model.ptr, params)
+        if not ptr:
+            raise EngineError(
+                f"llama.cpp could not create a context of {n_ctx:,} tokens for "
+                f"{n_seq_max} sequences.",
+                hint="Lower the budget N or the max tokens; the log file has llama.cpp's reason.",
+            )
+        self._ptr = ptr
+        self.n_ctx = int(lib.llama_n_ctx(ptr))
+        self.n_seq_max = int(n_seq_max)
+        self.mem = lib.llama_get_memory(ptr)
+        self._batch = lib.llama_batch_init(max(n_batch, n_seq_max), 0, 1)
+        self._batch_cap = max(n_batch, n_seq_max)
+        self.stats = DecodeStats()
+        #: Bumped by every decode; logits rows are valid only for the epoch they came from.
+        self.epoch = 0
+        self._closed = False
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        token = self.model.bos if self.model.bos >= 0 else 0
+        self.decode([token], [0], [0], [True], count=False, cancellable=False)
+        self.clear()
+
+    # -- decoding
+
+    def decode(
+        self,
+        tokens: Sequence[int],
+        positions: Sequence[int],
+        seq_ids: Sequence[int],
+        want_logits: Sequence[bool],
+        *,
+        count: bool = True,
+        cancellable: bool = True,
+    ) -> None:
+        """One ``llama_decode`` call. Raises on a full cache; checks the cancel flag first."""
+        n = len(tokens)
+        if n == 0:
+            return
+        if n > self.n_batch:
+            raise EngineError(f"internal: batch of {n} tokens exceeds n_batch={self.n_batch}")
+        if cancellable:
+            self.cancel.check()
+        b = self._batch
+        for i in range(n):
+            b.token[i] = tokens[i]
+            b.pos[i] = positions[i]
+            b.n_seq_id[i] = 1
+            b.seq_id[i][0] = seq_ids[i]
+            b.logits[i] = bool(want_logits[i])
+        b.n_tokens = n
+        lib = _llama()
+        with DECODE_LOCK:
+            rc = lib.llama_decode(self._ptr, b)
+        self.epoch += 1
+        if rc == 1:
+            raise EngineError(
+                f"The context ({self.n_ctx:,} tokens) is full.",
+                hint="Lower the budget N or the max tokens per solution.",
+            )
+        if rc != 0:
+            raise EngineError(f"llama_decode failed with code {rc}.", hint="See the log file.")
+        if count:
+            self.stats.tokens += n
+            self.stats.calls += 1
+
+    def decode_chunked(
+        self, tokens: Sequence[int], start_pos: int, seq: int, *, last_logits: bool = True
+    ) -> None:
+        """Decode a long run of tokens on one sequence in ``n_batch`` chunks, cancellable."""
+        for lo in range(0, len(tokens), self.n_batch):
+            chunk = tokens[lo : lo + self.n_batch]
+            flags = [False] * len(chunk)
+            if last_logits and lo + len(chunk) == len(tokens):
+                flags[-1] = True
+            self.decode(
+                chunk, range(start_pos + lo, start_pos + lo + len(chunk)), [seq] * len(chunk), flags
+            )
+
+    def logits(self, batch_index: int) -> np.ndarray:
+        """Logits of the token at ``batch_index`` in the last decoded batch (a live view)."""
+        lib = _llama()
+        ptr = lib.llama_get_logits_ith(self._ptr, batch_index)
+        if not ptr:
+            raise EngineError(f"internal: no logits for batch index {batch_index}")
+        return np.ctypeslib.as_array(ptr, shape=(self.model.n_vocab,))
+
+    def log_softmax_at(self, batch_index: int, token_ids: Sequence[int]) -> np.ndarray:
+        row = self.logits(batch_index)
+        m = float(row.max())
+        lse = m + float(np.log(np.exp(row - m, dtype=np.float32).sum(dtype=np.float64)))
+        return np.asarray([float(row[t]) - lse for t in token_ids])
+
+    # -- sequences
+
+    def seq_cp(self, src: int, dst: int) -> None:
+        _llama().llama_memory_seq_cp(self.mem, src, dst, -1, -1)
+
+    def seq_rm(self, seq: int, p0: int = -1, p1: int = -1) -> bool:
+        return bool(_llama().llama_memory_seq_rm(self.mem, seq, p0, p1))
+
+    def pos_max(self, seq: int) -> int:
+        return int(_llama().llama_memory_seq_pos_max(self.mem, seq))
+
+    def clear(self) -> None:
+        _llama().llama_memory_clear(self.mem, True)
+
+    @property
+    def ptr(self) -> Any:
+        return self._ptr
+
+    def close(self) -> None:
+        if not self._closed:
+            lib = _llama()
+            lib.llama_batch_free(self._batch)
+            lib.llama_free(self._ptr)
+            self._closed = True
+
+    def __enter__(self) -> Context:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# --------------------------------------------------------------------------- generator
+
+
+def plan_context(prompt_tokens: int, n: int, max_tokens: int, *, extra: int = 0) -> int:
+    """Cells a request needs: the prompt once plus every sequence's own tokens."""
+    need = prompt_tokens + n * (max_tokens + 1) + extra + 8
+    return int(-(-need // 256) * 256)
+
+
+@dataclass(slots=True)
+class _Seq:
+    sid: int
+    sampling: SamplingParams
+    chain: Any
+    n_past: int  # cells this sequence has in the cache (next position)
+    pending: int | None = None  # sampled, part of the text, not yet decoded
+    logits_index: int = -1  # batch index of this sequence's current logits
+    logits_epoch: int = -1
+    generated: int = 0
+    text: bytearray = field(default_factory=bytearray)
+    finished: bool = False
+
+
+def _new_chain(sampling: SamplingParams) -> Any:
+    lib = _llama()
+    chain = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
+    if sampling.greedy:
+        lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_greedy())
+        return chain
+    if sampling.top_k > 0:
+        lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_top_k(sampling.top_k))
+    if 0 < sampling.top_p < 1:
+        lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_top_p(sampling.top_p, 1))
+    if sampling.min_p > 0:
+        lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_min_p(sampling.min_p, 1))
+    lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_temp(sampling.temperature))
+    lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_dist(sampling.seed & 0xFFFFFFFF))
+    return chain
+
+
+class LlamaGenerator:
+    """:class:`~outthink.generation.StepGenerator` on llama.cpp. One caller thread at a time;
+    :attr:`cancel` may be set from any thread and takes effect before the next decode call."""
+
+    def __init__(
+        self,
+        model: Model,
+        *,
+        n_ctx: int,
+        n_seq_max: int,
+        threads: int | None = None,
+        n_batch: int = DEFAULT_N_BATCH,
+        cancel: CancelToken | None = None,
+        prompt_has_bos: bool | None = None,
+    ) -> None:
+        self.model = model
+        self.cancel = cancel or CancelToken()
+        self.ctx = Context(
+            model,
+            n_ctx=n_ctx,
+            n_seq_max=n_seq_max,
+            n_batch=n_batch,
+            threads=threads,
+            cancel=self.cancel,
+        )
+        self.usage = Usage()
+        self._seqs: dict[int, _Seq] = {}
+        self._free: list[int] = list(range(n_seq_max - 1, -1, -1))
+        self._fork_counter = 0
+        self._prompt_has_bos = prompt_has_bos
+
+    @property
+    def n_seq_max(self) -> int:
+        return self.ctx.n_seq_max
+
+    @property
+    def live(self) -> list[int]:
+        return sorted(self._seqs)
+
+    # -- lifecycle of sequences
+
+    def _alloc(self) -> int:
+        if not self._free:
+            raise EngineError(
+                f"All {self.ctx.n_seq_max} sequence slots are in use.",
+                hint="Lower the budget N or the beam width.",
+            )
+        return self._free.pop()
+
+    def _release_all(self) -> None:
+        lib = _llama()
+        for s in self._seqs.values():
+            lib.llama_sampler_free(s.chain)
+        self._seqs.clear()
+        self._free = list(range(self.ctx.n_seq_max - 1, -1, -1))
+        self.ctx.clear()
+
+    def tokenize_prompt(self, prompt: str) -> list[int]:
+        has_bos = self._prompt_has_bos
+        if has_bos is None:
+            bos = self.model.bos_text
+            has_bos = bool(bos) and prompt.startswith(bos)
+        return self.model.tokenize(prompt, add_special=not has_bos, parse_special=True)
+
+    def start(self, prompt: str, n: int, sampling: SamplingParams) -> list[int]:
+        if n < 1:
+            raise EngineError("At least one sequence is needed.", hint="Set N to 1 or more.")
+        if n > self.ctx.n_seq_max:
+            raise EngineError(
+                f"{n} sequences requested but the context was made for {self.ctx.n_seq_max}.",
+                hint="Lower the budget N.",
+            )
+        self._release_all()
+        tokens = self.tokenize_prompt(prompt)
+        if not tokens:
+            raise EngineError("The prompt is empty after tokenization.", hint="Type a problem.")
+        if len(tokens) + n > self.ctx.n_ctx:
+            raise EngineError(
+                f"The prompt has {len(tokens):,} tokens; the context holds {self.ctx.n_ctx:,}.",
+                hint="Shorten the problem or raise the context size.",
+            )
+        root = self._alloc()
+        self.ctx.decode_chunked(tokens, 0, root, last_logits=True)
+        self.usage.prompt_tokens += len(tokens)
+        self.usage.decoded_tokens += len(tokens)
+        self.usage.decode_calls += -(-len(tokens) // self.ctx.n_batch)
+        last_index = (len(tokens) - 1) % self.ctx.n_batch
+        ids = [root]
+        for _ in range(n - 1):
+            sid = self._alloc()
+            self.ctx.seq_cp(root, sid)
+            ids.append(sid)
+        for i, sid in enumerate(ids):
+            params = sampling.with_seed(sampling.seed + i)
+            self._seqs[sid] = _Seq(
+                sid,
+                params,
+                _new_chain(params),
+                n_past=len(tokens),
+                logits_index=last_index,
+                logits_epoch=self.ctx.epoch,
+            )
+        self._prompt_len = len(tokens)
+        self._last_prompt_token = tokens[-1]
+        return ids
+
+    def fork(self, seq: int, *, sampling: SamplingParams | None = None) -> int:
+        src = self._get(seq)
+        sid = self._alloc()
+        self.ctx.seq_cp(src.sid, sid)
+        self._fork_counter += 1
+        params = sampling or src.sampling.with_seed(
+            (src.sampling.seed * 1_000_003 + self._fork_counter) & 0x7FFFFFFF
+        )
+        self._seqs[sid] = _Seq(
+            sid,
+            params,
+            _new_chain(params),
+            n_past=src.n_past,
+            pending=src.pending,
+            logits_index=src.logits_index,
+            logits_epoch=src.logits_epoch,
+            generated=src.generated,
+            text=bytearray(src.text),
+            finished=src.finished,
+        )
+        return sid
+
+    def drop(self, seq: int) -> None:
+        s = self._seqs.pop(seq, None)
+        if s is None:
+            return
+        self.ctx.seq_rm(s.sid, -1, -1)
+        _llama().llama_sampler_free(s.chain)
+        self._free.append(s.sid)
+
+    def set_sampling(self, seq: int, sampling: SamplingParams) -> None:
+        s = self._get(seq)
+        _llama().llama_sampler_free(s.chain)
+        s.sampling = sampling
+        s.chain = _new_chain(sampling)
+
+    def text(self, seq: int) -> str:
+        return self._get(seq).text.decode("utf-8", "replace")
+
+    def generated_tokens(self, seq: int) -> int:
+        return self._get(seq).generated
+
+    def _get(self, seq: int) -> _Seq:
+        try:
+            return self._seqs[seq]
+        except KeyError:
+            raise EngineError(f"internal: unknown sequence {seq}") from None
+
+    # -- generation
+
+    def _refresh_stale(self, s: _Seq) -> None:
+        """A sequence with no pending token whose logits were overwritten by a later decode:
+        take its last cell back out so the next round decodes it again (rare; only when a
+        strategy extends some fresh sequences before others)."""
+        if s.pending is None and s.logits_epoch != self.ctx.epoch:
+            if s.generated:
+                raise EngineError("internal: a sequence lost its pending token")
+            last = s.n_past - 1
+            if not self.ctx.seq_rm(s.sid, last, -1):
+                raise EngineError("internal: cannot rewind a sequence on this model")
+            s.n_past = last
+            s.pending = self._last_prompt_token
+
+    def extend(self, seqs: Sequence[int]) -> Generator[TokenDeltas, None, list[StepOutput]]:
+        states = [self._get(q) for q in seqs]
+        for s in states:
+            if s.finished:
+                raise EngineError(f"internal: sequence {s.sid} has already finished")
+            self._refresh_stale(s)
+        steps: dict[int, dict[str, Any]] = {
+            s.sid: {
+                "bytes": bytearray(),
+                "tokens": [],
+                "logprobs": [],
+                "stop": None,
+                "decoder": codecs.getincrementaldecoder("utf-8")("replace"),
+                "text": [],
+            }
+            for s in states
+        }
+        live = list(states)
+        lib = _llama()
+        ctx = self.ctx
+        while live:
+            # 1. decode every pending token in one call
+            batch = [s for s in live if s.pending is not None]
+            if batch:
+                ctx.decode(
+                    [s.pending for s in batch],  # type: ignore[misc]
+                    [s.n_past for s in batch],
+                    [s.sid for s in batch],
+                    [True] * len(batch),
+                )
+                self.usage.decoded_tokens += len(batch)
+                self.usage.decode_calls += 1
+                for i, s in enumerate(batch):
+                    s.n_past += 1
+                    s.pending = None
+                    s.logits_index = i
+                    s.logits_epoch = ctx.epoch
+            # 2. sample one token for every live sequence
+            deltas: dict[int, str] = {}
+            still: list[_Seq] = []
+            for s in live:
+                st = steps[s.sid]
+                token = int(lib.llama_sampler_sample(s.chain, ctx.ptr, s.logits_index))
+                logprob = self._logprob(s.logits_index, token)
+                s.generated += 1
+                self.usage.generated_tokens += 1
+                stop: StopReason | None = None
+                if self.model.is_eog(token):
+                    stop = "eog"
+                    s.finished = True
+                else:
+                    piece = self.model.piece(token)
+                    st["tokens"].append(token)
+                    st["logprobs"].append(logprob)
+                    before = len(st["bytes"])
+                    st["bytes"] += piece
+                    s.text += piece
+                    s.pending = token
+                    delta = st["decoder"].decode(piece)
+                    if delta:
+                        deltas[s.sid] = delta
+                        st["text"].append(delta)
+                    if self._hit_delimiter(st["bytes"], before, s.sampling.stop):
+                        stop = "delimiter"
+                    elif 0 < s.sampling.step_tokens <= len(st["tokens"]):
+                        stop = "step_limit"
+                    if s.generated >= s.sampling.max_tokens:
+                        stop = "length"
+                        s.finished = True
+                if stop is None:
+                    still.append(s)
+                else:
+                    st["stop"] = stop
+            if deltas:
+                yield deltas
+            live = still
+        outputs = []
+        for s in states:
+            st = steps[s.sid]
+            tail = st["decoder"].decode(b"", final=True)
+            outputs.append(
+                StepOutput(
+                    seq=s.sid,
+                    text="".join(st["text"]) + tail,
+                    tokens=tuple(st["tokens"]),
+                    logprobs=tuple(st["logprobs"]),
+                    stop=st["stop"],
+                    total_tokens=s.generated,
+                )
+            )
+        return outputs
+
+    @staticmethod
+    def _hit_delimiter(data: bytearray, before: int, delimiters: tuple[str, ...]) -> bool:
+        for d in delimiters:
+            db = d.encode("utf-8")
+            idx = data.find(db, max(0, before - len(db) + 1))
+            # a delimiter before any visible text (leading blank lines) does not end a step
+            if idx > 0 and data[:idx].strip():
+                return True
+        return False
+
+    def _logprob(self, batch_index: int, token: int) -> float:
+        row = self.ctx.logits(batch_index)
+        m = row.max()
+        lse = float(m) + float(np.log(np.exp(row - m).sum(dtype=np.float64)))
+        return float(row[token]) - lse
+
+    def close(self) -> None:
+        if getattr(self, "ctx", None) is not None:
+            lib = _llama()
+            for s in self._seqs.values():
+                lib.llama_sampler_free(s.chain)
+            self._seqs.clear()
+            self.ctx.close()
+
+    def __enter__(self) -> LlamaGenerator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

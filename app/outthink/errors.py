@@ -1,0 +1,72 @@
+"""Typed errors. Every error carries a plain-words message and the user's next step (``hint``).
+
+The CLI and the GUI show errors through one path (:func:`describe`), so no call site has to
+remember how to format them.
+"""
+
+from __future__ import annotations
+
+
+class OutthinkError(Exception):
+    """Base of every error Outthink raises on purpose."""
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.hint}".strip() if self.hint else self.message
+
+
+class ModelFileError(OutthinkError):
+    """A model file that cannot be used: missing, truncated, not GGUF, or not supported."""
+
+
+class ModelMissingError(ModelFileError):
+    pass
+
+
+class ModelCorruptError(ModelFileError):
+    """Truncated or damaged file, or not a GGUF file at all."""
+
+
+class ModelUnsupportedError(ModelFileError):
+    """A valid GGUF whose version or architecture the bundled llama.cpp cannot run."""
+
+
+class MemoryBudgetError(OutthinkError):
+    """The request would not fit in memory; raised before anything is loaded."""
+
+
+class EngineError(OutthinkError):
+    """llama.cpp refused an operation (context creation, decode)."""
+
+
+class Cancelled(OutthinkError):
+    """The user asked to stop. What was produced before is kept by the caller."""
+
+    def __init__(self, message: str = "Cancelled.") -> None:
+        super().__init__(message)
+
+
+class ConfigError(OutthinkError):
+    """Bad settings, bad catalog entry, bad command-line option."""
+
+
+class CatalogError(ConfigError):
+    pass
+
+
+class DownloadError(OutthinkError):
+    pass
+
+
+def describe(exc: BaseException) -> str:
+    """One message for the user, whatever the exception."""
+    if isinstance(exc, OutthinkError):
+        return str(exc)
+    return (
+        f"Unexpected error: {type(exc).__name__}: {exc}. "
+        "This is a bug in Outthink; the log file has the details."
+    )

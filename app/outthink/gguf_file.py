@@ -1,0 +1,260 @@
+"""Read a GGUF file's header without llama.cpp.
+
+The engine checks every model file here before handing it to llama.cpp, because llama.cpp's
+reaction to a bad file ranges from a clean NULL to aborting the process. This reader finds:
+missing files, non-GGUF files, unsupported versions, truncated metadata, tensor data running
+past the end of the file (a truncated download), and the architecture name, which the engine
+compares with the architectures the bundled llama.cpp knows.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from outthink.errors import ModelCorruptError, ModelMissingError, ModelUnsupportedError
+
+MAGIC = b"GGUF"
+SUPPORTED_VERSIONS = (2, 3)
+DEFAULT_ALIGNMENT = 32
+# Arrays longer than this (token lists, merges) are skipped, not kept in memory.
+MAX_KEPT_ARRAY = 4096
+
+# GGUF value types -> struct format of one scalar.
+_SCALARS = {
+    0: "<B",
+    1: "<b",
+    2: "<H",
+    3: "<h",
+    4: "<I",
+    5: "<i",
+    6: "<f",
+    7: "<?",
+    10: "<Q",
+    11: "<q",
+    12: "<d",
+}
+_STRING = 8
+_ARRAY = 9
+
+# ggml tensor types -> (bytes per block, elements per block). Used only to check that tensor
+# data fits in the file; a type missing here is simply not checked (llama.cpp checks again).
+_GGML_TYPE_SIZES: dict[int, tuple[int, int]] = {
+    0: (4, 1),  # F32
+    1: (2, 1),  # F16
+    2: (18, 32),  # Q4_0
+    3: (20, 32),  # Q4_1
+    6: (22, 32),  # Q5_0
+    7: (24, 32),  # Q5_1
+    8: (34, 32),  # Q8_0
+    9: (36, 32),  # Q8_1
+    10: (84, 256),  # Q2_K
+    11: (110, 256),  # Q3_K
+    12: (144, 256),  # Q4_K
+    13: (176, 256),  # Q5_K
+    14: (210, 256),  # Q6_K
+    15: (292, 256),  # Q8_K
+    16: (66, 256),  # IQ2_XXS
+    17: (74, 256),  # IQ2_XS
+    18: (98, 256),  # IQ3_XXS
+    19: (50, 256),  # IQ1_S
+    20: (18, 32),  # IQ4_NL
+    21: (110, 256),  # IQ3_S
+    22: (82, 256),  # IQ2_S
+    23: (136, 256),  # IQ4_XS
+    24: (1, 1),  # I8
+    25: (2, 1),  # I16
+    26: (4, 1),  # I32
+    27: (8, 1),  # I64
+    28: (8, 1),  # F64
+    29: (56, 256),  # IQ1_M
+    30: (2, 1),  # BF16
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TensorInfo:
+    name: str
+    shape: tuple[int, ...]
+    ggml_type: int
+    offset: int
+
+    def nbytes(self) -> int | None:
+        sizes = _GGML_TYPE_SIZES.get(self.ggml_type)
+        if sizes is None:
+            return None
+        type_size, block = sizes
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n * type_size // block
+
+
+@dataclass(frozen=True, slots=True)
+class GGUFHeader:
+    path: Path
+    version: int
+    metadata: Mapping[str, Any]
+    tensors: tuple[TensorInfo, ...]
+    data_offset: int
+    file_size: int
+    array_lengths: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def architecture(self) -> str:
+        return str(self.metadata.get("general.architecture", ""))
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata.get("general.name", self.path.stem))
+
+    def arch_value(self, key: str, default: Any = None) -> Any:
+        """``{architecture}.{key}``, e.g. ``block_count``."""
+        return self.metadata.get(f"{self.architecture}.{key}", default)
+
+    @property
+    def chat_template(self) -> str | None:
+        value = self.metadata.get("tokenizer.chat_template")
+        return str(value) if value else None
+
+    @property
+    def vocab_size(self) -> int:
+        return self.array_lengths.get("tokenizer.ggml.tokens", 0)
+
+    def kv_bytes_per_token(self, bytes_per_value: int = 2) -> int:
+        """KV-cache bytes one token costs (f16 cache), from the attention shape."""
+        layers = int(self.arch_value("block_count", 0) or 0)
+        width = int(self.arch_value("embedding_length", 0) or 0)
+        heads = int(self.arch_value("attention.head_count", 1) or 1)
+        kv_heads = self.arch_value("attention.head_count_kv", heads)
+        if isinstance(kv_heads, list):  # per-layer counts in some architectures
+            kv_heads = max(kv_heads) if kv_heads else heads
+        head_k = int(self.arch_value("attention.key_length", width // max(heads, 1)) or 0)
+        head_v = int(self.arch_value("attention.value_length", width // max(heads, 1)) or 0)
+        return layers * int(kv_heads) * (head_k + head_v) * bytes_per_value
+
+
+class _Reader:
+    def __init__(self, fh: BinaryIO, path: Path) -> None:
+        self.fh = fh
+        self.path = path
+
+    def read(self, n: int) -> bytes:
+        data = self.fh.read(n)
+        if len(data) != n:
+            raise ModelCorruptError(
+                f"{self.path.name} ends in the middle of its header (truncated file).",
+                hint="Download or copy the file again; `outthink models verify` checks files.",
+            )
+        return data
+
+    def scalar(self, fmt: str) -> Any:
+        return struct.unpack(fmt, self.read(struct.calcsize(fmt)))[0]
+
+    def string(self) -> str:
+        n = self.scalar("<Q")
+        if n > 1 << 26:
+            raise ModelCorruptError(
+                f"{self.path.name} has an implausible string length in its header.",
+                hint="The file is damaged; download it again.",
+            )
+        return self.read(n).decode("utf-8", errors="replace")
+
+    def value(self, vtype: int, key: str, lengths: dict[str, int]) -> Any:
+        if vtype in _SCALARS:
+            return self.scalar(_SCALARS[vtype])
+        if vtype == _STRING:
+            return self.string()
+        if vtype == _ARRAY:
+            etype = self.scalar("<I")
+            count = self.scalar("<Q")
+            lengths[key] = count
+            keep = count <= MAX_KEPT_ARRAY
+            if etype in _SCALARS and not keep:
+                self.fh.seek(struct.calcsize(_SCALARS[etype]) * count, 1)
+                return None
+            items = [self.value(etype, key, lengths) for _ in range(count)]
+            return items if keep else None
+        raise ModelCorruptError(
+            f"{self.path.name} has an unknown metadata type {vtype} (key {key!r}).",
+            hint="The file is damaged or was written by a newer tool than Outthink supports.",
+        )
+
+
+def read_header(path: str | Path) -> GGUFHeader:
+    """Parse and sanity-check a GGUF file; raise a typed error that says what to do."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelMissingError(
+            f"Model file not found: {path}.",
+            hint="Check the path, or download the model with `outthink models pull ID`.",
+        )
+    if not path.is_file():
+        raise ModelMissingError(f"{path} is not a file.", hint="Give the path of a .gguf file.")
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        magic = fh.read(4)
+        if magic != MAGIC:
+            raise ModelCorruptError(
+                f"{path.name} is not a GGUF model file.",
+                hint="Outthink runs GGUF files (llama.cpp's format); pick a .gguf file.",
+            )
+        r = _Reader(fh, path)
+        version = r.scalar("<I")
+        if version not in SUPPORTED_VERSIONS:
+            raise ModelUnsupportedError(
+                f"{path.name} is GGUF version {version}; this build reads versions "
+                f"{', '.join(map(str, SUPPORTED_VERSIONS))}.",
+                hint="Convert the model again with a current llama.cpp, or get a newer file.",
+            )
+        n_tensors = r.scalar("<Q")
+        n_kv = r.scalar("<Q")
+        if n_tensors > 1 << 20 or n_kv > 1 << 20:
+            raise ModelCorruptError(
+                f"{path.name} has an implausible header (tensors={n_tensors}, keys={n_kv}).",
+                hint="The file is damaged; download it again.",
+            )
+        metadata: dict[str, Any] = {}
+        lengths: dict[str, int] = {}
+        for _ in range(n_kv):
+            key = r.string()
+            vtype = r.scalar("<I")
+            metadata[key] = r.value(vtype, key, lengths)
+        tensors = []
+        for _ in range(n_tensors):
+            name = r.string()
+            n_dims = r.scalar("<I")
+            if n_dims > 8:
+                raise ModelCorruptError(
+                    f"{path.name}: tensor {name!r} has {n_dims} dimensions.",
+                    hint="The file is damaged; download it again.",
+                )
+            shape = tuple(r.scalar("<Q") for _ in range(n_dims))
+            ggml_type = r.scalar("<I")
+            offset = r.scalar("<Q")
+            tensors.append(TensorInfo(name, shape, ggml_type, offset))
+        alignment = int(metadata.get("general.alignment", DEFAULT_ALIGNMENT) or DEFAULT_ALIGNMENT)
+        pos = fh.tell()
+        data_offset = (pos + alignment - 1) // alignment * alignment
+    header = GGUFHeader(path, version, metadata, tuple(tensors), data_offset, size, lengths)
+    _check_extent(header)
+    return header
+
+
+def _check_extent(header: GGUFHeader) -> None:
+    end = header.data_offset
+    for t in header.tensors:
+        nbytes = t.nbytes()
+        if nbytes is not None:
+            end = max(end, header.data_offset + t.offset + nbytes)
+    if end > header.file_size:
+        missing = end - header.file_size
+        raise ModelCorruptError(
+            f"{header.path.name} is truncated: its tensors need {end:,} bytes but the file has "
+            f"{header.file_size:,} ({missing:,} missing).",
+            hint="The download or copy was cut short; download it again "
+            "(`outthink models pull ID` resumes).",
+        )

@@ -1,0 +1,127 @@
+"""Run a search from start to end as one stream of events.
+
+:func:`run_search` works on any :class:`~outthink.generation.StepGenerator` (tests use fakes);
+:func:`solve` builds the llama.cpp generator for a loaded policy model and sizes its context
+from the request. Both always end with exactly one ``RunFinished`` or ``RunFailed`` event, and
+never let an exception escape: the CLI and the GUI read errors from the stream.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from outthink.errors import Cancelled, OutthinkError, describe
+from outthink.events import Event, RunFailed, RunFinished, RunStarted
+from outthink.generation import CancelToken, StepGenerator
+from outthink.prompts import Prompt, PromptFormat, build_prompt
+from outthink.search.config import SearchConfig
+from outthink.search.context import SearchContext
+from outthink.search.strategies import get_strategy
+from outthink.verifiers.base import Verifier, VerifierSession
+
+if TYPE_CHECKING:
+    from outthink.engine import Model
+
+log = logging.getLogger(__name__)
+
+
+def _usage(gen: StepGenerator | None, session: VerifierSession | None, t0: float) -> dict[str, Any]:
+    u = gen.usage if gen is not None else None
+    return {
+        "policy_tokens": u.generated_tokens if u else 0,
+        "verifier_tokens": session.tokens_decoded if session is not None else 0,
+        "prompt_tokens": u.prompt_tokens if u else 0,
+        "decoded_tokens": u.decoded_tokens if u else 0,
+        "decode_calls": u.decode_calls if u else 0,
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+
+
+def run_search(
+    problem: str,
+    prompt: Prompt,
+    cfg: SearchConfig,
+    *,
+    make_generator: Callable[[SearchConfig], StepGenerator],
+    verifier: Verifier,
+    cancel: CancelToken | None = None,
+    run_info: dict[str, Any] | None = None,
+) -> Iterator[Event]:
+    cancel = cancel or CancelToken()
+    t0 = time.perf_counter()
+    gen: StepGenerator | None = None
+    session: VerifierSession | None = None
+    try:
+        spec = get_strategy(cfg.strategy)
+        cfg = spec.prepare(cfg.validate())
+        yield RunStarted(problem, {**(run_info or {}), **cfg.to_dict(), "verifier": verifier.name})
+        gen = make_generator(cfg)
+        session = verifier.open(problem)
+        ctx = SearchContext(problem, prompt, gen, session, cancel, informative=verifier.informative)
+        yield from spec.run(ctx, cfg)
+        yield RunFinished(_usage(gen, session, t0))
+    except Cancelled:
+        yield RunFinished(_usage(gen, session, t0), cancelled=True)
+    except OutthinkError as exc:
+        log.warning("Run failed: %s", exc)
+        yield RunFailed(exc.message, exc.hint, _usage(gen, session, t0))
+    except Exception as exc:  # a bug: report it in the stream, keep the app alive
+        log.exception("Run failed with an unexpected error")
+        yield RunFailed(describe(exc), "", _usage(gen, session, t0))
+    finally:
+        if session is not None:
+            session.close()
+        if gen is not None:
+            gen.close()
+
+
+def solve(
+    problem: str,
+    policy: Model,
+    verifier: Verifier,
+    cfg: SearchConfig,
+    *,
+    prompt_format: PromptFormat | None = None,
+    threads: int | None = None,
+    cancel: CancelToken | None = None,
+    run_info: dict[str, Any] | None = None,
+) -> Iterator[Event]:
+    """Solve ``problem`` with a loaded llama.cpp policy; see :func:`run_search`."""
+    from outthink.engine import LlamaGenerator, check_memory, plan_context
+
+    cancel = cancel or CancelToken()
+    fmt = prompt_format or PromptFormat(kind="chat" if policy.chat_template else "completion")
+    try:
+        prompt = build_prompt(
+            problem,
+            fmt,
+            chat_template=policy.chat_template,
+            bos_token=policy.bos_text,
+            eos_token=policy.eos_text,
+        )
+    except OutthinkError as exc:
+        yield RunFailed(exc.message, exc.hint)
+        return
+
+    def make(cfg: SearchConfig) -> StepGenerator:
+        spec = get_strategy(cfg.strategy)
+        n_seq = spec.sequences(cfg)
+        prompt_tokens = len(policy.tokenize(prompt.text))
+        n_ctx = plan_context(prompt_tokens, n_seq, cfg.max_tokens * max(1, cfg.lookahead + 1))
+        check_memory(policy.header, n_ctx, n_seq, what=f"This run ({n_seq} sequences)")
+        return LlamaGenerator(
+            policy,
+            n_ctx=n_ctx,
+            n_seq_max=n_seq,
+            threads=threads,
+            cancel=cancel,
+            prompt_has_bos=prompt.has_bos,
+        )
+
+    info = {"policy": policy.name, "prompt_format": fmt.kind, **(run_info or {})}
+    yield from run_search(
+        problem, prompt, cfg, make_generator=make, verifier=verifier, cancel=cancel, run_info=info
+    )

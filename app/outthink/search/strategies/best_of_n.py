@@ -1,0 +1,82 @@
+"""Best-of-N: sample N full solutions in parallel, score their steps, select one answer.
+
+``greedy`` (one sample at temperature 0, the baseline) is Best-of-N with N = 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from outthink.events import AnswerSelected, CandidateFinished, Event
+from outthink.search.config import SearchConfig
+from outthink.search.context import Candidate, SearchContext, finish_reason
+from outthink.search.selection import Scored, select
+from outthink.search.strategies import StrategySpec, register
+
+
+def sample_solutions(ctx: SearchContext, cfg: SearchConfig) -> Iterator[Event]:
+    """Generate N complete, scored solutions; yields events, returns the candidates."""
+    seqs = ctx.generator.start(ctx.prompt.text, cfg.n, cfg.sampling())
+    cands = [Candidate(id=ctx.new_candidate_id(), seq=s) for s in seqs]
+    for c in cands:
+        ctx.verifier.add(c.id)
+    live = list(cands)
+    while live:
+        outs = yield from ctx.extend(live)
+        pairs = list(zip(live, outs, strict=True))
+        kept = yield from ctx.record_steps(pairs, cfg)
+        for cand, out in kept:
+            reason = finish_reason(cand, out, cfg)
+            if reason:
+                cand.finished, cand.reason = True, reason
+        for cand in live:
+            if cand.finished:
+                ctx.generator.drop(cand.seq)
+                yield CandidateFinished(
+                    cand.id, cand.node, cand.answer, cand.score(cfg.agg), cand.reason
+                )
+        live = [c for c in live if not c.finished]
+    return cands
+
+
+def selection_event(cands: list[Candidate], cfg: SearchConfig, informative: bool) -> AnswerSelected:
+    rule = cfg.select if informative or cfg.select == "majority" else "majority"
+    scored = [Scored(c.id, c.answer, c.score(cfg.agg) if c.scores else None) for c in cands]
+    sel = select(scored, rule)
+    reason = sel.reason
+    if rule != cfg.select:
+        reason = f"{reason} (the verifier gives no scores, so {cfg.select} became majority)"
+    return AnswerSelected(
+        candidate=sel.candidate,
+        answer=sel.answer,
+        rule=sel.rule,
+        votes=sel.votes,
+        group_scores=sel.group_scores,
+        reason=reason,
+    )
+
+
+def run(ctx: SearchContext, cfg: SearchConfig) -> Iterator[Event]:
+    cands = yield from sample_solutions(ctx, cfg)
+    yield selection_event(cands, cfg, ctx.informative)
+
+
+register(
+    StrategySpec(
+        name="best-of-n",
+        description="Sample N full solutions in parallel and pick one answer "
+        "(vanilla: best score; majority: most votes; weighted: highest summed score).",
+        run=run,
+        sequences=lambda cfg: cfg.n,
+    )
+)
+
+register(
+    StrategySpec(
+        name="greedy",
+        description="One solution at temperature 0: the baseline without search.",
+        run=run,
+        sequences=lambda cfg: 1,
+        prepare=lambda cfg: cfg.with_(n=1, temperature=0.0, select="vanilla"),
+    )
+)

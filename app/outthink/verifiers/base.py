@@ -1,0 +1,127 @@
+"""The verifier interface and its registry.
+
+A verifier scores each new step of each live candidate. It is stateful per run (a
+:class:`VerifierSession`) so model-based verifiers can keep one cached sequence per candidate,
+fork it when the candidate forks and drop it when the candidate is pruned: every step's tokens
+are then decoded by the verifier exactly once.
+
+Verifier kinds are registered by name (``register``); ``models.toml`` names the kind of each
+verifier model, and the CLI and GUI list the registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from outthink.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    """One new step of one candidate, as the verifier sees it."""
+
+    text: str
+    tokens: tuple[int, ...] = ()
+    logprobs: tuple[float, ...] = ()  # policy log-probabilities of the step's tokens
+
+
+class VerifierSession(Protocol):
+    """Per-run verifier state. Candidate ids are the strategy's candidate ids."""
+
+    def add(self, candidate: int, parent: int | None = None) -> None:
+        """Start scoring a new candidate: empty (parent None) or continuing ``parent``."""
+        ...
+
+    def drop(self, candidate: int) -> None: ...
+
+    def score(self, steps: Mapping[int, StepRecord]) -> dict[int, float]:
+        """Append each candidate's new step and return its score in [0, 1]."""
+        ...
+
+    @property
+    def tokens_decoded(self) -> int:
+        """Tokens the verifier model decoded so far (0 for verifiers without a model)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Verifier(Protocol):
+    name: str
+    #: False for "none": scores carry no information and selection must use majority voting.
+    informative: bool
+
+    def open(self, problem: str) -> VerifierSession: ...
+
+
+@dataclass(frozen=True, slots=True)
+class VerifierSpec:
+    """A registered verifier kind: ``factory(options, context)`` builds one."""
+
+    kind: str
+    description: str
+    factory: Callable[[Mapping[str, Any], VerifierContext], Verifier]
+    needs_model: bool = False
+
+
+@dataclass(slots=True)
+class VerifierContext:
+    """What a factory may need: a loaded verifier model (engine object), the policy engine."""
+
+    model: Any = None  # outthink.engine.Model for model-based verifiers
+    policy_model: Any = None
+    threads: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+VERIFIERS: dict[str, VerifierSpec] = {}
+
+
+def register(spec: VerifierSpec) -> VerifierSpec:
+    if spec.kind in VERIFIERS:
+        raise ValueError(f"verifier kind {spec.kind!r} registered twice")
+    VERIFIERS[spec.kind] = spec
+    return spec
+
+
+def get_spec(kind: str) -> VerifierSpec:
+    try:
+        return VERIFIERS[kind]
+    except KeyError:
+        known = ", ".join(sorted(VERIFIERS))
+        raise ConfigError(
+            f"Unknown verifier {kind!r}.", hint=f"Choose one of: {known}."
+        ) from None
+
+
+class StatelessSession:
+    """Base for verifiers that score a step from its own text (and optionally the history)."""
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+        self.history: dict[int, list[StepRecord]] = {}
+
+    def add(self, candidate: int, parent: int | None = None) -> None:
+        self.history[candidate] = list(self.history.get(parent, [])) if parent is not None else []
+
+    def drop(self, candidate: int) -> None:
+        self.history.pop(candidate, None)
+
+    def score(self, steps: Mapping[int, StepRecord]) -> dict[int, float]:
+        out = {}
+        for cand, step in steps.items():
+            self.history.setdefault(cand, []).append(step)
+            out[cand] = self.score_step(cand, step)
+        return out
+
+    def score_step(self, candidate: int, step: StepRecord) -> float:  # pragma: no cover
+        raise NotImplementedError
+
+    @property
+    def tokens_decoded(self) -> int:
+        return 0
+
+    def close(self) -> None:
+        self.history.clear()
