@@ -9,7 +9,7 @@
 #
 # GPU users: set OUTTHINK_CMAKE_ARGS, e.g. "-DGGML_CUDA=on" or "-DGGML_VULKAN=on" (README).
 set -euo pipefail
-PIP=${1:?usage: build_llama_wheel.sh PATH/TO/pip}
+PIP=${1:?usage: build_llama_wheel.sh PATH/TO/pip | --print-cmake-args}
 VERSION=$(sed -n 's/.*"llama-cpp-python==\([0-9.]*\)".*/\1/p' pyproject.toml)
 case "$(uname -m)-$(uname -s)" in
   x86_64-Linux|x86_64-Windows*|AMD64-*)
@@ -17,6 +17,10 @@ case "$(uname -m)-$(uname -s)" in
   *) DEFAULT_ARGS="" ;;  # macOS (Metal) and ARM: llama.cpp's defaults are right
 esac
 ARGS=${OUTTHINK_CMAKE_ARGS:-$DEFAULT_ARGS}
+if [ "$PIP" = "--print-cmake-args" ]; then  # the benchmark builds native tools the same way
+  echo "$ARGS"
+  exit 0
+fi
 TAG=$(printf '%s' "$VERSION $ARGS" | sha256sum | cut -c1-12)
 CACHE=${OUTTHINK_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/outthink/wheels}/$TAG
 if ! ls "$CACHE"/llama_cpp_python-"$VERSION"-*.whl >/dev/null 2>&1; then

@@ -233,3 +233,15 @@ def test_aggregation_reaches_the_candidate_score(agg: str, expected: float) -> N
     events = run(SearchConfig(n=1, agg=agg), gen, Seq())
     (fin,) = [e for e in events if isinstance(e, CandidateFinished)]
     assert fin.score == pytest.approx(expected, abs=1e-9)
+
+
+def test_summary_gives_beams_their_inherited_prefix() -> None:
+    gen = FakeGenerator(answer_script(ANSWERS, steps=3))
+    events = run(SearchConfig(strategy="beam", n=4, width=2), gen, SeedScoreVerifier({}))
+    s = summarize(events)
+    finished = [c for c in s["candidates"] if c["finished"]]
+    assert finished
+    for c in finished:
+        assert c["text"].startswith("Step 1 of seed"), c["text"]
+        assert c["text"].count("Step ") == 3 and "The answer is" in c["text"]
+    assert any(c["inherited_steps"] > 0 for c in finished)

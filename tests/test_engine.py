@@ -7,6 +7,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from outthink.engine import (
@@ -329,3 +330,37 @@ def test_chat_template_comes_from_the_gguf(tiny_chat_model: Path) -> None:
         assert "<|user|>" in p.text and p.text.endswith("<|assistant|>")
         ids = m.tokenize(p.text, add_special=False)
         assert ids[0] == m.bos and m.single_token("<|assistant|>") == ids[-1]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        SamplingParams(temperature=0.8, top_k=40, top_p=0.95, min_p=0.05, seed=11),
+        SamplingParams(temperature=1.0, top_k=0, top_p=1.0, min_p=0.0, seed=12),
+        SamplingParams(temperature=0.0, seed=13),
+    ],
+)
+def test_windowed_sampling_matches_llama_cpp_full_vocabulary(model: Model, params) -> None:
+    """The engine hands the sampler chain only the tokens near the best one; the draws must be
+    the ones llama.cpp makes over the whole vocabulary with the same seed."""
+    import llama_cpp
+
+    from outthink.engine import _new_chain
+
+    with make_gen(model, 1) as gen:
+        (sid,) = gen.start("the answer is a b c", 1, params)
+        reference = _new_chain(params)
+        try:
+            for _ in range(40):
+                seq = gen._seqs[sid]
+                expected = llama_cpp.llama_sampler_sample(reference, gen.ctx.ptr, seq.logits_index)
+                token, logprob = gen._sample(seq)
+                assert token == expected
+                row = gen.ctx.logits(seq.logits_index).astype("float64")
+                exact = row[token] - (row.max() + np.log(np.exp(row - row.max()).sum()))
+                assert logprob == pytest.approx(exact, abs=1e-4)
+                gen.ctx.decode([token], [seq.n_past], [sid], [True])
+                seq.n_past += 1
+                seq.logits_index = 0
+        finally:
+            llama_cpp.llama_sampler_free(reference)

@@ -56,6 +56,9 @@ _NUMBER = re.compile(
 # answer is not obvious yet", "what the answer is, we ..."): it has a digit or math markup,
 # or it is a single short word ("yes", "B", "x"); and it does not open with a word that
 # starts a clause.
+_NUMBER_THEN_WORDS = re.compile(
+    r"^(?P<num>-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?)\s+[A-Za-z][A-Za-z ]*$"
+)
 _ANSWERISH = re.compile(r"[\d$\\^=/+*{}()\[\]]")
 _MARKUP = re.compile(r"[$\\^={}]")
 _CLAUSE_WORDS = frozenset(
@@ -161,6 +164,15 @@ def _clean_answer_value(value: str) -> str | None:
         return None
     if len(words) > _MAX_PROSE_WORDS and not _MARKUP.search(value):
         return None
+    # "The answer is 3 + 5 = 8 apples": the answer is what the computation ends in.
+    if "=" in value and "\\" not in value:
+        rhs = value.rsplit("=", 1)[1].strip()
+        if rhs:
+            value = rhs
+    # "8 apples", "12 dollars": a number followed by a unit word is that number.
+    unit = _NUMBER_THEN_WORDS.match(value)
+    if unit is not None:
+        value = unit.group("num").replace(",", "")
     return value
 
 

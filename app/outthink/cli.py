@@ -41,6 +41,7 @@ def setup_logging(verbose: bool = False) -> Path | None:
     for h in list(root.handlers):
         if getattr(h, "_outthink", False):
             root.removeHandler(h)
+            h.close()
     path: Path | None = None
     try:
         folder = log_dir()

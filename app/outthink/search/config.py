@@ -55,6 +55,8 @@ class SearchConfig:
             raise ConfigError(f"Beam width must be at least 1 (got {self.width}).")
         if self.max_tokens < 1:
             raise ConfigError("Max tokens must be at least 1.", hint="Set --max-tokens.")
+        if self.lookahead < 0:
+            raise ConfigError("Lookahead must be 0 or more steps.", hint="Set --lookahead 0.")
         if self.max_steps < 1:
             raise ConfigError("Max steps must be at least 1.")
         if not 0 <= self.top_p <= 1 or self.temperature < 0:

@@ -37,6 +37,7 @@ def _usage(gen: StepGenerator | None, session: VerifierSession | None, t0: float
         "decoded_tokens": u.decoded_tokens if u else 0,
         "decode_calls": u.decode_calls if u else 0,
         "seconds": round(time.perf_counter() - t0, 3),
+        **(u.extra if u else {}),  # strategy-specific figures, e.g. adaptive's saved samples
     }
 
 
@@ -110,7 +111,8 @@ def solve(
         spec = get_strategy(cfg.strategy)
         n_seq = spec.sequences(cfg)
         prompt_tokens = len(policy.tokenize(prompt.text))
-        n_ctx = plan_context(prompt_tokens, n_seq, cfg.max_tokens * max(1, cfg.lookahead + 1))
+        # every sequence, lookahead roll-outs included, stays under max_tokens new tokens
+        n_ctx = plan_context(prompt_tokens, n_seq, cfg.max_tokens)
         check_memory(policy.header, n_ctx, n_seq, what=f"This run ({n_seq} sequences)")
         return LlamaGenerator(
             policy,

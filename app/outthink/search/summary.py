@@ -76,7 +76,11 @@ def summarize(events: Iterable[Event]) -> dict[str, Any]:
             usage, status = dict(ev.usage), "failed"
             error = {"error": ev.error, "hint": ev.hint}
     for c in cands.values():
-        c["text"] = "".join(s["text"] for s in c["steps"])
+        # A beam's own steps start where its parent's ended: its solution is the whole chain.
+        first = c["steps"][0]["node"] if c["steps"] else None
+        inherited = _chain(nodes, nodes[first]["parent"]) if first in nodes else []
+        c["inherited_steps"] = len(inherited)
+        c["text"] = "".join(inherited) + "".join(s["text"] for s in c["steps"])
         c["selected"] = selected is not None and selected.candidate == c["id"]
         c.pop("last_node", None)
     out: dict[str, Any] = {
@@ -104,6 +108,15 @@ def summarize(events: Iterable[Event]) -> dict[str, Any]:
     if error:
         out["error"] = error
     return out
+
+
+def _chain(nodes: dict[int, dict[str, Any]], node: int | None) -> list[str]:
+    """Texts of the steps from the root down to ``node``."""
+    texts: list[str] = []
+    while node is not None and node in nodes:
+        texts.append(nodes[node]["text"])
+        node = nodes[node]["parent"]
+    return texts[::-1]
 
 
 def _new_candidate(cid: int) -> dict[str, Any]:

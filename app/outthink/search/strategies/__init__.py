@@ -58,3 +58,6 @@ def strategy_names() -> list[str]:
 def _load_builtin() -> None:
     # Imported here, not at module top, because each strategy module imports this registry.
     from outthink.search.strategies import best_of_n  # noqa: F401
+    # isort: split
+    # Registration order is menu order: Best-of-N and greedy stay first.
+    from outthink.search.strategies import adaptive, beam, dvts  # noqa: F401
