@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from outthink.answers import extract_answer, has_final_answer
@@ -76,15 +76,14 @@ class SearchContext:
         head = step.lstrip()
         return any(head.startswith(m) for m in self.prompt.end_markers)
 
-    def record_steps(
-        self,
-        pairs: Sequence[tuple[Candidate, StepOutput]],
-        cfg: SearchConfig,
-    ) -> Generator[Event, None, list[tuple[Candidate, StepOutput]]]:
-        """Propose and score one new step per candidate (all scored in one verifier call).
+    def propose_steps(
+        self, pairs: Sequence[tuple[Candidate, StepOutput]]
+    ) -> Generator[Event, None, tuple[list[tuple[Candidate, StepOutput]], dict[int, StepRecord]]]:
+        """Append one new step to each candidate and announce it.
 
-        Returns the pairs whose step was kept (a step that begins the next few-shot problem
-        is not a step of this solution: its candidate is marked finished instead).
+        Returns the pairs whose step was kept and the records to score. A step that begins
+        the next few-shot problem is not a step of this solution: its candidate is marked
+        finished instead.
         """
         kept = []
         records: dict[int, StepRecord] = {}
@@ -106,12 +105,26 @@ class SearchContext:
             cand.steps.append(out.text)
             records[cand.id] = StepRecord(out.text, out.tokens, out.logprobs)
             kept.append((cand, out))
-        scores = self.verifier.score(records) if records else {}
+        return kept, records
+
+    def publish_scores(
+        self, kept: Sequence[tuple[Candidate, StepOutput]], scores: dict[int, float], agg: str
+    ) -> Iterator[Event]:
         for cand, _out in kept:
             s = float(scores[cand.id])
             cand.scores.append(s)
             assert cand.node is not None
-            yield StepScored(cand.node, cand.id, s, cand.score(cfg.agg))
+            yield StepScored(cand.node, cand.id, s, cand.score(agg))
+
+    def record_steps(
+        self,
+        pairs: Sequence[tuple[Candidate, StepOutput]],
+        cfg: SearchConfig,
+    ) -> Generator[Event, None, list[tuple[Candidate, StepOutput]]]:
+        """Propose one new step per candidate and score them all in one verifier call."""
+        kept, records = yield from self.propose_steps(pairs)
+        scores = self.verifier.score(records) if records else {}
+        yield from self.publish_scores(kept, scores, cfg.agg)
         return kept
 
 

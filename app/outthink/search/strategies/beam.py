@@ -35,8 +35,6 @@ from outthink.events import (
     BeamPruned,
     CandidateFinished,
     Event,
-    StepProposed,
-    StepScored,
 )
 from outthink.generation import SamplingParams, StepOutput, run_to_completion
 from outthink.search.config import SearchConfig
@@ -160,35 +158,13 @@ def score_steps(
     """
     if cfg.lookahead <= 0:
         return (yield from ctx.record_steps(pairs, cfg))
-    kept: list[tuple[Candidate, StepOutput]] = []
-    records: dict[int, StepRecord] = {}
-    for cand, out in pairs:
-        if ctx.ends_solution(out.text):
-            cand.finished, cand.reason = True, "answer" if cand.answer else "eog"
-            continue
-        node = ctx.new_node()
-        yield StepProposed(
-            node=node,
-            parent=cand.node,
-            candidate=cand.id,
-            index=len(cand.steps),
-            text=out.text,
-            tokens=len(out.tokens),
-            stop=out.stop,
-        )
-        cand.node = node
-        cand.steps.append(out.text)
-        records[cand.id] = StepRecord(out.text, out.tokens, out.logprobs)
-        kept.append((cand, out))
+    kept, records = yield from ctx.propose_steps(pairs)
     bare = ctx.verifier.score(records) if records else {}
     scores = {cand.id: float(bare[cand.id]) for cand, _ in kept}
     # A candidate that ends with this step has no continuation to look at.
     going_on = [cand for cand, out in kept if finish_reason(cand, out, cfg) is None]
     scores.update(_rollout_scores(ctx, going_on, cfg))
-    for cand, _ in kept:
-        cand.scores.append(scores[cand.id])
-        assert cand.node is not None
-        yield StepScored(cand.node, cand.id, scores[cand.id], cand.score(cfg.agg))
+    yield from ctx.publish_scores(kept, scores, cfg.agg)
     return kept
 
 
