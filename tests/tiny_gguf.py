@@ -15,7 +15,7 @@ WORD_PIECES = [
     "+", "-", "▁+", "▁-", "Yes", "No", "▁Yes", "▁No", "ки", "▁ки", "=", "▁=",
     "▁the", "▁answer", "▁is", "▁a", "▁b", "▁c", "Step", "▁Step", ":", ".", ",",
     "<|user|>", "<|assistant|>", "<|end|>",
-] + [str(d) for d in range(10)] + [f"▁{d}" for d in range(10)]
+] + [str(d) for d in range(10)] + [f"▁{d}" for d in range(10)] + ["Ye"]
 SPECIAL_PIECES = {"<|user|>", "<|assistant|>", "<|end|>"}
 N_VOCAB = 512
 

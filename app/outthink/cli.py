@@ -115,8 +115,13 @@ def resolve_policy(spec: str | None, settings: Settings) -> PolicyChoice:
     )
 
 
-def build_verifier(args: argparse.Namespace, settings: Settings) -> tuple[Any, list[Any]]:
-    """The verifier named by --verifier (a kind or a catalog id) and any models it loaded."""
+def build_verifier(
+    args: argparse.Namespace, settings: Settings, cancel: CancelToken | None = None
+) -> tuple[Any, list[Any]]:
+    """The verifier named by --verifier (a kind or a catalog id) and any models it loaded.
+
+    Close the verifier before its models (it may hold a context on them).
+    """
     import outthink.verifiers as verifiers
     from outthink.verifiers.base import VerifierContext
 
@@ -136,7 +141,7 @@ def build_verifier(args: argparse.Namespace, settings: Settings) -> tuple[Any, l
         name = entry.verifier_kind
     spec = verifiers.get_spec(name)
     loaded: list[Any] = []
-    ctx = VerifierContext(threads=args.threads or None)
+    ctx = VerifierContext(threads=args.threads or None, cancel=cancel)
     if spec.needs_model:
         if not model_spec:
             raise ConfigError(
@@ -218,10 +223,16 @@ def cmd_solve(args: argparse.Namespace) -> int:
     if args.prompt_format:
         base = fmt or PromptFormat()
         fmt = PromptFormat(args.prompt_format, base.system_prompt, base.preamble)
-    verifier, loaded = build_verifier(args, settings)
-    policy = Model(choice.path, n_gpu_layers=gpu_layers)
-    loaded.append(policy)
     cancel = CancelToken()
+    verifier, loaded = build_verifier(args, settings, cancel)
+    try:
+        policy = Model(choice.path, n_gpu_layers=gpu_layers)
+    except BaseException:
+        verifier.close()
+        for m in loaded:
+            m.close()
+        raise
+    loaded.append(policy)
     previous = _install_sigint(cancel)
     events: list[Event] = []
     try:
@@ -242,6 +253,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
+        verifier.close()
         for m in loaded:
             m.close()
     summary = summarize(events)

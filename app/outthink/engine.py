@@ -345,7 +345,8 @@ class Context:
         params.n_batch = n_batch
         params.n_ubatch = n_batch
         params.n_seq_max = int(n_seq_max)
-        self.n_outputs_max = min(n_batch, n_outputs_max or n_seq_max)
+        # llama.cpp reserves at least one output row per sequence (and asserts it)
+        self.n_outputs_max = max(n_seq_max, min(n_batch, n_outputs_max or n_seq_max))
         params.n_outputs_max = self.n_outputs_max
         params.n_outputs_max_per_seq = 0
         params.n_threads = self.threads

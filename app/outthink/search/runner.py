@@ -33,6 +33,9 @@ def _usage(gen: StepGenerator | None, session: VerifierSession | None, t0: float
     return {
         "policy_tokens": u.generated_tokens if u else 0,
         "verifier_tokens": session.tokens_decoded if session is not None else 0,
+        # model-based verifiers also count the scored text once and their rewound questions
+        "unique_prefix_tokens": getattr(session, "unique_prefix_tokens", 0),
+        "probe_tokens": getattr(session, "probe_tokens", 0),
         "prompt_tokens": u.prompt_tokens if u else 0,
         "decoded_tokens": u.decoded_tokens if u else 0,
         "decode_calls": u.decode_calls if u else 0,

@@ -8,7 +8,7 @@ for the CLI's choices and the GUI's menus.
 from __future__ import annotations
 
 # Built-in kinds, registered on import. Add a module here to add a kind.
-from outthink.verifiers import calculator, combined, simple  # noqa: F401
+from outthink.verifiers import calculator, combined, model_based, simple  # noqa: F401
 from outthink.verifiers.base import (
     VERIFIERS,
     StepRecord,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from outthink.errors import ConfigError
+from outthink.generation import CancelToken
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,10 @@ class Verifier(Protocol):
 
     def open(self, problem: str) -> VerifierSession: ...
 
+    def close(self) -> None:
+        """Free native resources (a verifier context); call before closing its model."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class VerifierSpec:
@@ -73,6 +78,8 @@ class VerifierContext:
     model: Any = None  # outthink.engine.Model for model-based verifiers
     policy_model: Any = None
     threads: int | None = None
+    #: the run's stop flag: model-based verifiers check it between their decode calls
+    cancel: CancelToken | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -94,6 +101,13 @@ def get_spec(kind: str) -> VerifierSpec:
         raise ConfigError(
             f"Unknown verifier {kind!r}.", hint=f"Choose one of: {known}."
         ) from None
+
+
+class ModelFreeVerifier:
+    """Base for verifiers that hold no native resources: nothing to close."""
+
+    def close(self) -> None:
+        return None
 
 
 class StatelessSession:

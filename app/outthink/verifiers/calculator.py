@@ -43,6 +43,7 @@ from fractions import Fraction
 from typing import Any
 
 from outthink.verifiers.base import (
+    ModelFreeVerifier,
     StatelessSession,
     StepRecord,
     VerifierContext,
@@ -364,7 +365,7 @@ class _CalculatorSession(StatelessSession):
         return self.verifier.score_text(step.text)
 
 
-class CalculatorVerifier:
+class CalculatorVerifier(ModelFreeVerifier):
     """Scores a step by whether the arithmetic it writes down is right."""
 
     def __init__(

@@ -8,7 +8,7 @@ caches as they would alone.
 Catalog options::
 
     parts = [
-        { kind = "llama-prm", weight = 1.0 },
+        { kind = "prm-rlhflow", weight = 1.0 },
         { kind = "calculator", weight = 1.0, options = { neutral = 1.0, true_score = 1.0 } },
     ]
 """
@@ -101,6 +101,10 @@ class CombinedVerifier:
         self.parts = tuple(parts)
         # Informative when any part that counts is: "none" parts multiply by a constant.
         self.informative = any(p.verifier.informative and p.weight > 0 for p in self.parts)
+
+    def close(self) -> None:
+        for part in self.parts:
+            part.verifier.close()
 
     def open(self, problem: str) -> CombinedSession:
         sessions: list[VerifierSession] = []

@@ -18,6 +18,7 @@ from typing import Any
 
 from outthink.errors import ConfigError
 from outthink.verifiers.base import (
+    ModelFreeVerifier,
     StatelessSession,
     StepRecord,
     VerifierContext,
@@ -68,7 +69,7 @@ class _NeutralSession(StatelessSession):
         return NEUTRAL
 
 
-class NoneVerifier:
+class NoneVerifier(ModelFreeVerifier):
     """Scores nothing. ``informative`` is False: selection must use majority voting."""
 
     def __init__(self) -> None:
@@ -109,7 +110,7 @@ class _SelfCertaintySession(StatelessSession):
         return self_certainty(step.logprobs, empty=self.empty)
 
 
-class SelfCertaintyVerifier:
+class SelfCertaintyVerifier(ModelFreeVerifier):
     """Scores a step by how sure the policy was of its own tokens."""
 
     def __init__(self, *, empty: float = NEUTRAL) -> None:
