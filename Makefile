@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean package
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -32,6 +32,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine_throughput.py
+
+## make package: build the wheel and the one-folder desktop app into dist/, then check both
+package: $(STAMP)
+	PYTHON=$(BIN)/python bash packaging/build.sh
+	PYTHON=$(BIN)/python bash packaging/check_package.sh
 
 clean:
 	rm -rf $(VENV) build dist app/*.egg-info

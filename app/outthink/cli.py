@@ -27,6 +27,7 @@ from outthink.prompts import DEFAULT_PREAMBLE, DEFAULT_SYSTEM_PROMPT, PromptForm
 from outthink.search.config import SearchConfig
 from outthink.search.selection import AGGREGATIONS, SELECTION_RULES
 from outthink.search.strategies import strategy_names
+from outthink.selfcheck import run as run_self_check
 
 log = logging.getLogger(__name__)
 
@@ -360,6 +361,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"outthink {__version__}")
     p.add_argument("--verbose", "-v", action="store_true", help="log debug details to stderr")
+    p.add_argument(
+        "--self-check",
+        nargs="?",
+        const="auto",
+        metavar="MODEL",
+        help="load a model (the starter model, else the bundled test model; or 'tiny', "
+        "'starter', a .gguf path), generate a few tokens, report the llama.cpp backend, exit",
+    )
     sub = p.add_subparsers(dest="command")
 
     s = sub.add_parser("solve", help="solve a problem with test-time search")
@@ -429,6 +438,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(getattr(args, "verbose", False))
+    if getattr(args, "self_check", None):
+        return run_self_check(args.self_check)
     if not getattr(args, "command", None):
         return launch_gui()
     try:
