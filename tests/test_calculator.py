@@ -160,3 +160,27 @@ def test_bad_options_are_config_errors(options: dict[str, object]) -> None:
 
 def test_registered() -> None:
     assert VERIFIERS["calculator"].needs_model is False
+
+
+def test_final_answer_must_match_the_last_computed_result() -> None:
+    from outthink.verifiers.base import StepRecord
+    from outthink.verifiers.calculator import CalculatorVerifier
+
+    v = CalculatorVerifier()
+    s = v.open("A box holds 12 pencils. How many pencils are in 7 boxes?")
+    for cand in (0, 1, 2):
+        s.add(cand)
+    first = s.score(
+        {0: StepRecord("So 7 * 12 = 84 pencils.\n\n"), 1: StepRecord("So 7 * 12 = 84.\n\n"),
+         2: StepRecord("There are 7 boxes.\n\n")}
+    )
+    assert first == {0: v.true_score, 1: v.true_score, 2: v.neutral}
+    last = s.score(
+        {0: StepRecord("The answer is 84."), 1: StepRecord("The answer is 90."),
+         2: StepRecord("The answer is 84.")}
+    )
+    # 0 states what it computed; 1 contradicts its own arithmetic; 2 computed nothing
+    assert last == {0: v.true_score, 1: v.false_score, 2: v.neutral}
+    s.add(3, parent=0)  # a fork inherits the history it must agree with
+    assert s.score({3: StepRecord("The answer is 85.")}) == {3: v.false_score}
+    assert v.score_text("The answer is 85.") == v.neutral  # no history: nothing to compare

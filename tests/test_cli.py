@@ -106,3 +106,9 @@ def test_version_from_the_console_script() -> None:
     exe = Path(sys.executable).with_name("outthink")
     out = subprocess.run([str(exe), "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.startswith("outthink ")
+
+
+def test_solve_auto_without_a_benchmark_says_to_run_one(tiny_model: Path, capsys) -> None:
+    rc = main(["solve", "--policy", str(tiny_model), "--strategy", "auto", "What is 2+2?"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "outthink bench" in err

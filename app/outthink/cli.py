@@ -180,6 +180,23 @@ def _install_sigint(cancel: CancelToken) -> Any:
         return None
 
 
+def _auto_strategy(args: argparse.Namespace, settings: Settings, problem: str) -> str:
+    """Replace ``--strategy auto`` by the saved benchmark recommendation for these models."""
+    from outthink.bench.recommend import auto_config
+    from outthink.bench.runner import verifier_id
+
+    label = resolve_policy(args.policy, settings).label
+    cfg = auto_config(label, verifier_id(args.verifier, args.verifier_model), problem)
+    if cfg is None:
+        raise ConfigError(
+            f"No benchmark recommendation saved for {label} with the {args.verifier} verifier.",
+            hint="Run `outthink bench` with these models first, or pick a strategy.",
+        )
+    args.n, args.width, args.select = cfg.n, cfg.width, cfg.select
+    log.info("auto: %s, N=%d, width %d, %s", cfg.strategy, cfg.n, cfg.width, cfg.select)
+    return cfg.strategy
+
+
 def cmd_solve(args: argparse.Namespace) -> int:
     from outthink.engine import Model, check_memory, check_model_file, plan_context
     from outthink.search.runner import solve
@@ -191,6 +208,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
     if not problem:
         raise ConfigError("The problem is empty.", hint='Example: outthink solve "What is 2+3?"')
     settings = load_settings()
+    if args.strategy == "auto":
+        args.strategy = _auto_strategy(args, settings, problem)
     cfg = SearchConfig(
         strategy=args.strategy,
         n=args.n,
@@ -385,7 +404,12 @@ def build_parser() -> argparse.ArgumentParser:
         dest="verifier_model",
         help="model for a model-based verifier (catalog id or .gguf path)",
     )
-    s.add_argument("--strategy", default="best-of-n", choices=strategy_names())
+    s.add_argument(
+        "--strategy",
+        default="best-of-n",
+        choices=[*strategy_names(), "auto"],
+        help="auto: the best strategy and budget a benchmark run measured for these models",
+    )
     s.add_argument("--n", type=int, default=8, help="budget: solutions or beams (default 8)")
     s.add_argument("--width", type=int, default=2, help="beam width M (beam, dvts)")
     s.add_argument("--lookahead", type=int, default=0, help="lookahead steps (beam)")
@@ -415,6 +439,9 @@ def build_parser() -> argparse.ArgumentParser:
         from outthink.cli_models import add_models_parser
 
         add_models_parser(sub)
+    from outthink.bench.cli import add_bench_parser
+
+    add_bench_parser(sub)
     return p
 
 

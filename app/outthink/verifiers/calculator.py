@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from outthink.answers import extract_answer, has_final_answer
 from outthink.verifiers.base import (
     ModelFreeVerifier,
     StatelessSession,
@@ -362,7 +363,21 @@ class _CalculatorSession(StatelessSession):
         self.verifier = verifier
 
     def score_step(self, candidate: int, step: StepRecord) -> float:
-        return self.verifier.score_text(step.text)
+        v = self.verifier
+        score = v.score_text(step.text)
+        if score == v.false_score or not has_final_answer(step.text):
+            return score
+        # A final answer must be what the solution computed: compare it with the result of
+        # the last equality written before it (this step's own, else an earlier step's).
+        history = self.history.get(candidate, [])
+        checks = check_equalities(step.text) or [
+            c for earlier in history[:-1] for c in check_equalities(earlier.text)
+        ]
+        answer = extract_answer(step.text)
+        value = _evaluate(_normalise(answer)) if answer else None
+        if not checks or value is None:
+            return score
+        return v.true_score if value == checks[-1].right else v.false_score
 
 
 class CalculatorVerifier(ModelFreeVerifier):

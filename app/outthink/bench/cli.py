@@ -1,0 +1,321 @@
+"""``outthink bench``: accuracy against compute on a problem set, on this machine.
+
+Example::
+
+    outthink bench --problems arithmetic --strategies greedy,best-of-n --budgets 1,4,8 \\
+        --verifier calculator --out runs/arith
+
+Ctrl-C stops after saving every finished run (a second Ctrl-C quits at once); the same command
+again resumes where it stopped. ``summary.csv`` and ``accuracy_vs_compute.png`` are written at
+the end, also after a stop, from whatever has finished.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from dataclasses import replace
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from outthink.config import load_settings
+from outthink.generation import CancelToken
+from outthink.search.config import SearchConfig
+from outthink.search.selection import AGGREGATIONS, SELECTION_RULES
+
+log = logging.getLogger(__name__)
+
+__all__ = ["add_bench_parser", "cmd_bench", "main", "parse_int_list", "parse_name_list"]
+
+
+def parse_int_list(text: str) -> list[int]:
+    try:
+        values = [int(x) for x in text.replace(" ", "").split(",") if x]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of integers like 1,4,8: {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("give at least one value")
+    return values
+
+
+def parse_name_list(text: str) -> list[str]:
+    values = [x.strip() for x in text.split(",") if x.strip()]
+    if not values:
+        raise argparse.ArgumentTypeError("give at least one name")
+    return values
+
+
+def add_bench_parser(sub: Any) -> argparse.ArgumentParser:
+    """Add the ``bench`` sub-command to ``outthink``'s sub-parsers."""
+    import outthink.verifiers as verifiers
+    from outthink.bench.problems import PRESETS
+    from outthink.search.strategies import strategy_names
+
+    b = sub.add_parser(
+        "bench",
+        help="measure accuracy against compute on a problem set (resumable)",
+        description="Run every problem through each strategy and budget, write results.jsonl, "
+        "summary.csv and accuracy_vs_compute.png into --out. Stopping (Ctrl-C) and running "
+        "the same command again resumes without repeating finished work.",
+    )
+    b.add_argument(
+        "--problems",
+        required=True,
+        help="a JSON-lines file (id, problem, answer), a shipped set or dataset "
+        f"({', '.join(PRESETS)}), or a Hub dataset file ORG/NAME:FILE[@REVISION]",
+    )
+    b.add_argument("--limit", type=int, default=None, help="keep at most K problems")
+    b.add_argument("--subject", default=None, help="only these subjects (comma-separated)")
+    b.add_argument("--level", default=None, help="only these levels, e.g. 3 or 2-4 or 1,5")
+    b.add_argument(
+        "--sample-seed",
+        type=int,
+        default=None,
+        help="pick a fixed random subset (with --limit) instead of the first problems",
+    )
+    b.add_argument(
+        "--strategies",
+        type=parse_name_list,
+        default=["greedy", "best-of-n"],
+        help=f"comma-separated, from: {', '.join(strategy_names())} (default greedy,best-of-n)",
+    )
+    b.add_argument(
+        "--budgets", type=parse_int_list, default=[1, 4, 8, 16], help="comma-separated N values"
+    )
+    b.add_argument(
+        "--select",
+        type=parse_name_list,
+        default=["weighted"],
+        help=f"selection rules, comma-separated, from: {', '.join(SELECTION_RULES)}",
+    )
+    b.add_argument("--policy", help="policy model: catalog id or .gguf path (default: starter)")
+    b.add_argument(
+        "--verifier",
+        default="self-certainty",
+        help=f"verifier kind ({', '.join(sorted(verifiers.VERIFIERS))}) or catalog id",
+    )
+    b.add_argument(
+        "--verifier-model", help="model for a model-based verifier (catalog id or .gguf path)"
+    )
+    b.add_argument("--max-tokens", type=int, default=384, help="new tokens per solution")
+    b.add_argument("--temperature", type=float, default=0.8)
+    b.add_argument("--top-p", type=float, default=0.95)
+    b.add_argument("--top-k", type=int, default=40)
+    b.add_argument("--min-p", type=float, default=0.05)
+    b.add_argument("--seed", type=int, default=0, help="sample i of every run uses seed + i")
+    b.add_argument("--width", type=int, default=2, help="beam width M (beam, dvts)")
+    b.add_argument("--max-steps", type=int, default=16)
+    b.add_argument("--agg", default="last", choices=AGGREGATIONS)
+    b.add_argument("--threads", type=int, default=0, help="CPU threads (default: physical cores)")
+    b.add_argument("--gpu-layers", type=int, default=None, help="layers to offload to the GPU")
+    b.add_argument(
+        "--reference-lines",
+        nargs="?",
+        const="auto",
+        default=None,
+        metavar="BENCHMARK",
+        help="draw large models' reported scores (Liu et al. 2025) as labelled reference "
+        "lines: auto (the problem set's benchmark, else MATH-500), MATH-500 or AIME24",
+    )
+    b.add_argument(
+        "--objective",
+        choices=("accuracy", "accuracy_per_token"),
+        default="accuracy",
+        help="how the saved compute-optimal recommendation is chosen (see docs)",
+    )
+    b.add_argument(
+        "--refresh-dataset", action="store_true", help="check the Hub for a newer dataset file"
+    )
+    b.add_argument("--out", required=True, type=Path, help="folder for results (resumable)")
+    b.set_defaults(func=cmd_bench)
+    return b
+
+
+def _install_sigint(cancel: CancelToken) -> Any:
+    """First Ctrl-C: stop after saving what finished. Second: quit at once (also saved)."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if cancel.cancelled:
+            raise KeyboardInterrupt
+        cancel.cancel()
+        print(
+            "\nStopping: finished runs are saved; run the same command again to resume. "
+            "(Ctrl-C again to quit at once.)",
+            file=sys.stderr,
+        )
+
+    try:
+        return signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread
+        return None
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from outthink.bench.datasets import fetch_dataset_file
+    from outthink.bench.problems import load_problem_set, resolve_source, select_problems
+    from outthink.bench.recommend import update_from_results
+    from outthink.bench.report import resolve_reference, write_report
+    from outthink.bench.runner import (
+        BenchFinished,
+        BenchProgress,
+        BenchSpec,
+        ProgressLine,
+        check_out_dir,
+        load_solver,
+        run_bench,
+        verifier_id,
+    )
+    from outthink.cli import resolve_policy
+
+    settings = load_settings()
+    resolve_reference(args.reference_lines, None)  # a typo fails now, not after the run
+    search = SearchConfig(
+        width=args.width,
+        max_steps=args.max_steps,
+        max_tokens=args.max_tokens,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        top_k=args.top_k,
+        min_p=args.min_p,
+        seed=args.seed,
+        agg=args.agg,
+    )
+    spec = BenchSpec(
+        tuple(args.strategies), tuple(args.budgets), tuple(args.select), search
+    ).validate()
+
+    source = resolve_source(args.problems)
+    problem_set = load_problem_set(
+        source,
+        fetch=lambda ds: fetch_dataset_file(ds, settings=settings, refresh=args.refresh_dataset),
+    )
+    problems = select_problems(
+        problem_set.problems,
+        subject=args.subject,
+        level=args.level,
+        limit=args.limit,
+        sample_seed=args.sample_seed,
+    )
+    info = {
+        **problem_set.describe(),
+        "filters": {
+            "subject": args.subject,
+            "level": args.level,
+            "limit": args.limit,
+            "sample_seed": args.sample_seed,
+        },
+    }
+    choice = resolve_policy(args.policy, settings)
+    spec = replace(
+        spec, policy=choice.label, verifier=verifier_id(args.verifier, args.verifier_model)
+    )
+    out: Path = args.out.expanduser()
+    # Refuse a folder with another benchmark's results before spending time on model loading.
+    resuming = check_out_dir(out, spec, info)
+    print(
+        f"{'Resuming' if resuming else 'Benchmark'}: {len(problems)} problems from "
+        f"{problem_set.name} · {spec.policy} · {spec.verifier} verifier · "
+        f"{', '.join(spec.strategies)} at N = {', '.join(map(str, spec.budgets))} → {out}",
+        file=sys.stderr,
+    )
+    solver = load_solver(
+        policy=args.policy,
+        verifier=args.verifier,
+        verifier_model=args.verifier_model,
+        settings=settings,
+        threads=args.threads or None,
+        gpu_layers=args.gpu_layers,
+        choice=choice,
+    )
+    cancel = CancelToken()
+    previous = _install_sigint(cancel)
+    bar = ProgressLine(sys.stderr)
+    finished: BenchFinished | None = None
+    try:
+        for ev in run_bench(
+            problems, spec, out, solver=solver, cancel=cancel, problem_info=info
+        ):
+            if isinstance(ev, BenchProgress):
+                bar.update(ev)
+            elif isinstance(ev, BenchFinished):
+                finished = ev
+    finally:
+        bar.close()
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        solver.close()
+
+    report = write_report(out, reference=args.reference_lines)
+    _print_table(report.rows)
+    print(f"\nResults: {out / 'results.jsonl'}")
+    print(f"Summary: {report.csv_path}")
+    print(f"Plot:    {report.png_path}")
+    if finished is not None and finished.failed_runs:
+        print(
+            f"{finished.failed_runs} run(s) failed (counted as wrong; see the log); running the "
+            "same command again retries them.",
+            file=sys.stderr,
+        )
+    if finished is None or finished.status != "finished":
+        print("Stopped early: run the same command again to resume.", file=sys.stderr)
+        return 130
+    texts = {p.id: p.problem for p in problems}
+    rec = update_from_results(out, problems=texts, objective=args.objective)
+    if rec:
+        best = rec["bins"].get("all")
+        if best:
+            sel = "" if best["selection"] == "-" else f" ({best['selection']})"
+            print(
+                f"Recommendation for {spec.policy} + {spec.verifier} (used by solve --strategy "
+                f"auto): {best['strategy']}{sel} N={best['budget']}, "
+                f"{best['accuracy']:.0%} at {best['mean_tokens']:.0f} tokens per problem."
+            )
+    return 0
+
+
+def _print_table(rows: Any) -> None:
+    print(
+        f"\n{'strategy':<11} {'select':<9} {'N':>3} {'accuracy':>8}  {'95% CI':<11} "
+        f"{'pass@k*':>7} {'tokens':>7} {'verif.':>6} {'sec':>6}"
+    )
+    for r in rows:
+        ci = f"{r.ci_low:.0%}-{r.ci_high:.0%}"
+        print(
+            f"{r.strategy:<11} {r.selection:<9} {r.budget:>3} {r.accuracy:>8.1%}  {ci:<11} "
+            f"{r.pass_at_k:>7.1%} {r.mean_policy_tokens:>7.0f} {r.mean_verifier_tokens:>6.0f} "
+            f"{r.mean_seconds:>6.1f}"
+        )
+    print(
+        "* pass@k: oracle upper bound (at least one final candidate correct), not an accuracy "
+        "any selection rule reached."
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``outthink bench ...`` on its own (``python -m outthink.bench.cli bench ...``), with the
+    same logging and error handling as :func:`outthink.cli.main`."""
+    from outthink.cli import setup_logging
+    from outthink.errors import OutthinkError, describe
+
+    parser = argparse.ArgumentParser(prog="outthink")
+    parser.add_argument("--verbose", "-v", action="store_true", help="log debug details to stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_bench_parser(sub)
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    setup_logging(args.verbose)
+    try:
+        return int(args.func(args))
+    except OutthinkError as exc:
+        log.info("Command failed: %s", exc)
+        print(f"Error: {describe(exc)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("Interrupted; finished runs are saved.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
