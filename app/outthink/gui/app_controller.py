@@ -1,0 +1,361 @@
+"""The main window's logic: fills the pickers, starts and stops runs, keeps the settings,
+exports runs, opens the dialogs, and routes every error to one place (:meth:`report_error`).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QFileDialog
+
+from outthink.config import Settings, load_settings, save_settings
+from outthink.errors import ConfigError, OutthinkError, describe
+from outthink.events import event_from_dict
+from outthink.gui import options
+from outthink.gui.controls import BROWSE, fill_choices, select
+from outthink.gui.main_window import MainWindow
+from outthink.gui.run_controller import RunController, RunRequest
+from outthink.gui.runstate import Changes
+from outthink.search.config import SearchConfig
+
+log = logging.getLogger(__name__)
+
+#: Keys of the GUI's state in ``Settings.extra`` (TOML-safe scalars only).
+EXTRA_PREFIX = "gui."
+#: The command line's default verifier: no extra model, informative scores.
+DEFAULT_VERIFIER = "self-certainty"
+
+
+class AppController(QObject):
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__()
+        self._settings_broken = False
+        self._startup_error: tuple[str, str] | None = None
+        if settings is None:
+            try:
+                settings = load_settings()
+            except OutthinkError as exc:
+                settings = Settings()
+                self._settings_broken = True  # keep the user's file; do not overwrite it
+                self._startup_error = (exc.message, exc.hint)
+        self.settings = settings
+        self._verifiers: list[options.ModelChoice] = []
+        self.runs = RunController(self)
+        from outthink.gui.models_dialog import ModelsController
+
+        self.models = ModelsController(self.settings, self)
+        self.window = MainWindow(self.runs.state, options.load_examples())
+        self.controls = self.window.controls
+        self._connect()
+        self.controls.set_strategies(options.strategy_choices())
+        self.refresh_models()
+        self.restore_state()
+        self.window.set_busy(False)
+        if self._startup_error:
+            self.report_error(*self._startup_error)
+
+    # ------------------------------------------------------------------ wiring
+
+    def _connect(self) -> None:
+        w, c, r = self.window, self.controls, self.runs
+        c.run_clicked.connect(self.start_run)
+        c.stop_clicked.connect(self.stop_run)
+        w.run_action.triggered.connect(self.start_run)
+        w.stop_action.triggered.connect(self.stop_run)
+        c.strategy_changed.connect(self.on_strategy_changed)
+        c.verifier_changed.connect(self.on_verifier_changed)
+        c.browse_policy.connect(self.browse_policy)
+        r.busy_changed.connect(w.set_busy)
+        r.status.connect(lambda text: w.statusBar().showMessage(text))
+        r.updated.connect(self._on_updated)
+        r.failed.connect(self.report_error)
+        r.run_ended.connect(self._on_run_ended)
+        w.export_json_action.triggered.connect(lambda: self.export_json())
+        w.export_png_action.triggered.connect(lambda: self.export_png())
+        w.open_run_action.triggered.connect(lambda: self.open_run())
+        w.models_action.triggered.connect(self.open_models)
+        w.settings_action.triggered.connect(self.open_settings)
+        w.quit_action.triggered.connect(w.close)
+        w.closing.connect(self.shutdown)
+        # Downloads, deletes and imports change what the pickers can offer.
+        self.models.changed.connect(self.refresh_models)
+
+    def _on_updated(self, changes: Changes) -> None:
+        w = self.window
+        w.candidates.apply(changes)
+        w.tree.apply(changes)
+        w.answer.apply(changes)
+
+    def _on_run_ended(self, status: str) -> None:
+        self.save_state()
+
+    # ------------------------------------------------------------------ errors
+
+    def report_error(self, message: str, hint: str = "") -> None:
+        """The one path by which errors reach the user: banner plus status bar, non-modal."""
+        log.info("Shown to the user: %s %s", message, hint)
+        self.window.banner.show_error(message, hint)
+        self.window.statusBar().showMessage(message)
+
+    # ------------------------------------------------------------------ pickers
+
+    def refresh_models(self) -> None:
+        c = self.controls
+        policy = c.policy.currentData()
+        files = [
+            str(c.policy.itemData(i))
+            for i in range(c.policy.count())
+            if str(c.policy.itemData(i) or "").endswith(".gguf")
+        ]
+        try:
+            import outthink.catalog as catalog
+
+            statuses = catalog.list_models(self.settings)
+        except OutthinkError as exc:
+            self.report_error(exc.message, exc.hint)
+            statuses = []
+        c.set_policies(options.policy_choices(self.settings, statuses), keep=policy)
+        for path in files:
+            c.add_policy_file(path)
+        if policy is not None:
+            select(c.policy, policy)
+        verifier = c.verifier.currentData()
+        self._verifiers = options.verifier_choices(self.settings, statuses)
+        fill_choices(c.verifier, self._verifiers, keep=verifier)
+        if verifier is None or c.verifier.currentData() != verifier:
+            select(c.verifier, DEFAULT_VERIFIER)
+        present = [
+            options.ModelChoice(st.entry.id, st.entry.name, True, st.entry.description)
+            for st in statuses
+            if st.present
+        ]
+        fill_choices(c.verifier_model, present)
+        self.on_verifier_changed()
+
+    def on_verifier_changed(self) -> None:
+        spec = self.controls.verifier.currentData()
+        needs = any(v.spec == spec and v.needs_model for v in self._verifiers)
+        self.controls.verifier_model.setVisible(needs)
+        self.controls.verifier_model_label.setVisible(needs)
+
+    def browse_policy(self, path: str | None = None) -> None:
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(
+                self.window, "Choose a model file", str(Path.home()), "GGUF models (*.gguf)"
+            )
+        if path:
+            self.controls.add_policy_file(path)
+
+    def on_strategy_changed(self, name: str) -> None:
+        """The user picked a strategy: its defaults, and the fields it fixes."""
+        self.controls.set_values(options.defaults_for(name))
+        self._update_strategy_fields(name)
+
+    def _update_strategy_fields(self, name: str) -> None:
+        spec = next((s for s in options.strategy_choices() if s.name == name), None)
+        self.controls.set_fixed(
+            options.fixed_fields(name),
+            bool(spec and spec.uses_width),
+            spec.description if spec else "",
+        )
+
+    # ------------------------------------------------------------------ runs
+
+    def build_request(self) -> RunRequest:
+        c = self.controls
+        problem = c.problem.toPlainText().strip()
+        if not problem:
+            raise ConfigError(
+                "The problem is empty.", hint="Type or paste a problem, or pick an example."
+            )
+        values = c.values()
+        cfg = SearchConfig(**values).validate()
+        policy = c.policy.currentData()
+        if not policy or policy == BROWSE:
+            raise ConfigError("No policy model is chosen.", hint="Pick one under Models.")
+        verifier = c.verifier.currentData()
+        if not verifier:
+            raise ConfigError("No verifier is chosen.", hint="Pick one under Models.")
+        needs_model = not c.verifier_model.isHidden()
+        verifier_model = c.verifier_model.currentData() if needs_model else None
+        return RunRequest(
+            problem=problem,
+            policy=str(policy),
+            verifier=str(verifier),
+            cfg=cfg,
+            # A copy: the worker reads it while the GUI keeps saving its own state into it.
+            settings=copy.deepcopy(self.settings),
+            verifier_model=str(verifier_model) if verifier_model else None,
+        )
+
+    def start_run(self) -> bool:
+        if self.runs.busy:
+            return False
+        try:
+            req = self.build_request()
+        except OutthinkError as exc:
+            self.report_error(exc.message, exc.hint)
+            return False
+        self.window.banner.dismiss()
+        self.save_state()
+        return self.runs.start(req)
+
+    def stop_run(self) -> None:
+        self.runs.stop()
+
+    # ------------------------------------------------------------------ persistence
+
+    def restore_state(self) -> None:
+        s = self.settings
+        prefix = EXTRA_PREFIX
+        extra = {k.removeprefix(prefix): v for k, v in s.extra.items() if k.startswith(prefix)}
+        c = self.controls
+        strategy = str(extra.get("strategy", "best-of-n"))
+        if not select(c.strategy, strategy):
+            select(c.strategy, "best-of-n")
+        values = options.defaults_for(c.strategy_name())
+        values.update({k: v for k, v in extra.items() if k in options.EDITED_FIELDS})
+        c.set_values(values)
+        self._update_strategy_fields(c.strategy_name())
+        c.problem.setPlainText(s.last_problem)
+        policy = extra.get("policy")
+        if isinstance(policy, str) and policy:
+            if policy.endswith(".gguf") and Path(policy).is_file():
+                c.add_policy_file(policy)
+            else:
+                select(c.policy, policy)
+        verifier = extra.get("verifier")
+        if isinstance(verifier, str):
+            select(c.verifier, verifier)
+        vmodel = extra.get("verifier_model")
+        if isinstance(vmodel, str):
+            select(c.verifier_model, vmodel)
+        cands = self.window.candidates
+        cands.compact_box.setChecked(bool(extra.get("compact", False)))
+        cands.sort_box.setChecked(bool(extra.get("sort", False)))
+
+    def save_state(self) -> None:
+        c = self.controls
+        s = self.settings
+        s.last_problem = c.problem.toPlainText()
+        state: dict[str, Any] = dict(c.values())
+        state["policy"] = str(c.policy.currentData() or "")
+        state["verifier"] = str(c.verifier.currentData() or "")
+        state["verifier_model"] = str(c.verifier_model.currentData() or "")
+        state["compact"] = self.window.candidates.compact_box.isChecked()
+        state["sort"] = self.window.candidates.sort_box.isChecked()
+        for key, value in state.items():
+            s.extra[EXTRA_PREFIX + key] = value
+        if self._settings_broken:
+            return
+        try:
+            save_settings(s)
+        except (OSError, TypeError) as exc:
+            log.warning("Could not save settings: %s", exc)
+            self.window.statusBar().showMessage(f"Could not save settings: {exc}")
+
+    # ------------------------------------------------------------------ files
+
+    def export_json(self, path: str | Path | None = None) -> Path | None:
+        if not self.runs.events:
+            self.report_error("There is no run to export yet.", "Run a search first.")
+            return None
+        if path is None:
+            chosen, _ = QFileDialog.getSaveFileName(
+                self.window, "Export run", str(Path.home() / "outthink-run.json"), "JSON (*.json)"
+            )
+            if not chosen:
+                return None
+            path = chosen
+        target = Path(path)
+        try:
+            data = [e.to_dict() for e in self.runs.events]
+            target.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+        except OSError as exc:
+            self.report_error(f"Could not write {target}: {exc.strerror or exc}.",
+                              "Choose another folder.")
+            return None
+        self.window.statusBar().showMessage(f"Run saved to {target}")
+        return target
+
+    def export_png(self, path: str | Path | None = None) -> Path | None:
+        if path is None:
+            chosen, _ = QFileDialog.getSaveFileName(
+                self.window, "Export window", str(Path.home() / "outthink.png"), "PNG (*.png)"
+            )
+            if not chosen:
+                return None
+            path = chosen
+        target = Path(path)
+        if not self.window.grab().save(str(target), "PNG"):
+            self.report_error(f"Could not write {target}.", "Choose another folder.")
+            return None
+        self.window.statusBar().showMessage(f"Window saved to {target}")
+        return target
+
+    def open_run(self, path: str | Path | None = None) -> bool:
+        if self.runs.busy:
+            return False
+        if path is None:
+            chosen, _ = QFileDialog.getOpenFileName(
+                self.window, "Open a saved run", str(Path.home()), "JSON (*.json)"
+            )
+            if not chosen:
+                return False
+            path = chosen
+        try:
+            raw = json.loads(Path(path).read_text(encoding="utf-8"))
+            events = [event_from_dict(item) for item in raw]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else describe(exc)
+            self.report_error(
+                f"Could not read the run in {path}: {detail}.",
+                "Choose a file written by File → Export run as JSON.",
+            )
+            return False
+        self.runs.load_events(events)
+        if self.runs.state.problem:
+            self.controls.problem.setPlainText(self.runs.state.problem)
+        return True
+
+    # ------------------------------------------------------------------ dialogs
+
+    def open_models(self) -> None:
+        from outthink.gui.models_dialog import ModelsDialog
+
+        self.models.settings = self.settings
+        dialog = ModelsDialog(self.models, self.window)
+        dialog.finished.connect(lambda _r: dialog.deleteLater())
+        dialog.open()
+        self.models_dialog = dialog
+
+    def open_settings(self) -> None:
+        from outthink.gui.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.settings, self.window)
+
+        def accepted() -> None:
+            self.settings = dialog.result_settings()
+            self._settings_broken = False
+            self.models.settings = self.settings
+            try:
+                save_settings(self.settings)
+            except OSError as exc:
+                self.report_error(f"Could not save the settings: {exc}.", "Check the folder.")
+            self.refresh_models()
+
+        dialog.accepted.connect(accepted)
+        dialog.open()
+        self.settings_dialog = dialog
+
+    # ------------------------------------------------------------------ lifetime
+
+    def shutdown(self) -> None:
+        self.save_state()
+        self.runs.shutdown()
+        self.models.shutdown()

@@ -1,0 +1,523 @@
+"""The models manager: the catalog as a table, downloads with progress, cancel and resume,
+delete, import of a GGUF already on disk.
+
+:class:`ModelsController` (logic) lives as long as the app, so a download goes on when the
+dialog is closed and shows its progress again when it is reopened. :class:`ModelsTableModel`
+feeds the table; :class:`ModelsDialog` is layout. Downloads run :func:`outthink.hub.download`
+on the I/O pool; a cancel keeps the partial file, and downloading again resumes it. Network
+and Hub failures arrive as typed errors with the next step (retry later, use a mirror, add a
+token) and are shown in the dialog's banner. In offline mode nothing touches the network and
+the installed and imported models stay usable.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from outthink.config import Settings
+from outthink.errors import Cancelled, OutthinkError, describe
+from outthink.generation import CancelToken
+from outthink.gui import theme
+from outthink.gui.banner import MessageBanner
+from outthink.gui.workers import FunctionWorker, io_pool
+
+log = logging.getLogger(__name__)
+
+_Index = QModelIndex | QPersistentModelIndex
+
+STATE_TEXT = {
+    "present": "installed",
+    "available": "bundled, ready",
+    "missing": "not downloaded",
+    "partial": "partly downloaded",
+    "unverified": "on disk, not verified",
+    "changed": "changed on disk",
+}
+
+
+def size_text(n: int | float | None) -> str:
+    if not n:
+        return "–"
+    n = float(n)
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{int(n)} B"
+
+
+def duration_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    s = round(seconds)
+    if s >= 3600:
+        return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+    return f"{s // 60}:{s % 60:02d}"
+
+
+def progress_text(p: Any) -> str:
+    """One line for a DownloadProgress snapshot: bytes, rate and time left."""
+    if p.state == "checking":
+        return p.message or "checking…"
+    if p.state == "verifying":
+        return "verifying the SHA-256…"
+    if p.state == "retrying":
+        return f"retrying: {p.message}"
+    if p.state == "done":
+        return "done"
+    if p.state == "cancelled":
+        return "cancelled; the partial file is kept"
+    if p.state == "failed":
+        return "failed"
+    total = f" of {size_text(p.total)}" if p.total else ""
+    rate = f" · {size_text(p.rate_bps)}/s" if p.rate_bps else ""
+    eta = f" · {duration_text(p.eta_s)} left" if p.eta_s is not None else ""
+    return f"{size_text(p.downloaded)}{total}{rate}{eta}"
+
+
+@dataclass(slots=True)
+class _Active:
+    worker: FunctionWorker
+    cancel: CancelToken
+    progress: Any = None
+
+
+class ModelsTableModel(QAbstractTableModel):
+    COLUMNS = ("Model", "Role", "Size", "RAM needed", "Status")
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.rows: list[Any] = []  # catalog.ModelStatus
+        self.progress: dict[str, Any] = {}  # id -> DownloadProgress of a running download
+
+    def set_rows(self, rows: list[Any]) -> None:
+        self.beginResetModel()
+        self.rows = rows
+        self.endResetModel()
+
+    def row_of(self, model_id: str) -> int:
+        return next((i for i, st in enumerate(self.rows) if st.entry.id == model_id), -1)
+
+    def set_progress(self, model_id: str, progress: Any) -> None:
+        if progress is None:
+            self.progress.pop(model_id, None)
+        else:
+            self.progress[model_id] = progress
+        row = self.row_of(model_id)
+        if row >= 0:
+            self.dataChanged.emit(self.index(row, 4), self.index(row, 4))
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt API
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt API
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.COLUMNS[section]
+        return None
+
+    def status_text(self, st: Any) -> str:
+        p = self.progress.get(st.entry.id)
+        if p is not None:
+            pct = f"{100 * p.fraction:.0f}% · " if p.fraction is not None else ""
+            return f"{pct}{progress_text(p)}"
+        text = STATE_TEXT.get(st.state, st.state)
+        if st.state == "partial" and st.entry.size_bytes:
+            text += f" ({min(99, 100 * st.partial_bytes // st.entry.size_bytes)}%)"
+        return text
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        st = self.rows[index.row()]
+        entry = st.entry
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == 0:
+                return entry.name
+            if col == 1:
+                kind = f" ({entry.verifier_kind})" if entry.verifier_kind else ""
+                return f"{entry.role}{kind}"
+            if col == 2:
+                return size_text(entry.size_bytes)
+            if col == 3:
+                return size_text(entry.ram_bytes)
+            return self.status_text(st)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            lines = [f"{entry.id} — {entry.source}", f"License: {entry.license}"]
+            if entry.description:
+                lines.append(entry.description)
+            if st.path:
+                lines.append(f"File: {st.path}")
+            return "\n".join(lines)
+        if role == Qt.ItemDataRole.ForegroundRole and col == 4 and st.present:
+            return QColor(30, 120, 50)
+        if role == Qt.ItemDataRole.TextAlignmentRole and col in (2, 3):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+
+class ModelsController(QObject):
+    """Catalog listing, downloads, deletes and imports; lives as long as the app."""
+
+    message = Signal(str, str, str)  # level, message, hint
+    changed = Signal()  # the list of models on disk changed
+
+    def __init__(self, settings: Settings, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.model = ModelsTableModel(self)
+        self.active: dict[str, _Active] = {}
+        self.download_options: Any = None  # hub.DownloadOptions; tests make retries fast
+        #: Asks the user to confirm a deletion; replaced in tests (a modal box would block).
+        self.confirm: Callable[[str], bool] = lambda text: True
+
+    def refresh(self) -> None:
+        import outthink.catalog as catalog
+
+        try:
+            rows = catalog.list_models(self.settings)
+        except OutthinkError as exc:
+            self.message.emit("error", exc.message, exc.hint)
+            rows = []
+        self.model.set_rows(rows)
+
+    def status(self, model_id: str) -> Any:
+        row = self.model.row_of(model_id)
+        return self.model.rows[row] if row >= 0 else None
+
+    # ------------------------------------------------------------------ downloads
+
+    def can_download(self, st: Any) -> bool:
+        return (
+            st is not None
+            and st.entry.is_hub
+            and st.state != "present"
+            and st.entry.id not in self.active
+        )
+
+    def download(self, model_id: str) -> bool:
+        from outthink import hub
+
+        st = self.status(model_id)
+        if not self.can_download(st):
+            return False
+        if self.settings.is_offline():
+            self.message.emit(
+                "warning",
+                "Offline mode is on, so nothing is downloaded.",
+                "Turn it off in Settings to download, or import a GGUF file you already have.",
+            )
+            return False
+        cancel = CancelToken()
+        worker = FunctionWorker.with_progress(
+            hub.download,
+            st.entry,
+            settings=self.settings,
+            cancel=cancel,
+            options=self.download_options,
+        )
+        worker.signals.progress.connect(lambda p, mid=model_id: self._on_progress(mid, p))
+        worker.signals.returned.connect(lambda path, mid=model_id: self._on_done(mid, path))
+        worker.signals.errored.connect(lambda exc, mid=model_id: self._on_error(mid, exc))
+        worker.signals.finished.connect(lambda mid=model_id: self._on_finished(mid))
+        self.active[model_id] = _Active(worker, cancel)
+        resumed = " (resuming)" if st.state == "partial" else ""
+        self.message.emit("info", f"Downloading {st.entry.name}{resumed}…", "")
+        worker.start(io_pool())
+        return True
+
+    def cancel(self, model_id: str) -> None:
+        active = self.active.get(model_id)
+        if active is not None:
+            active.cancel.cancel()
+
+    def _on_progress(self, model_id: str, progress: Any) -> None:
+        active = self.active.get(model_id)
+        if active is not None:
+            active.progress = progress
+        self.model.set_progress(model_id, progress)
+
+    def _on_done(self, model_id: str, path: object) -> None:
+        self.message.emit("info", f"{model_id} is installed.", f"File: {path}")
+
+    def _on_error(self, model_id: str, exc: object) -> None:
+        if isinstance(exc, Cancelled):
+            self.message.emit("info", exc.message, "Press Download again to resume.")
+        elif isinstance(exc, OutthinkError):
+            self.message.emit("error", exc.message, exc.hint)
+        else:
+            log.error("Download of %s failed", model_id, exc_info=exc)  # type: ignore[arg-type]
+            self.message.emit("error", describe(exc), "")  # type: ignore[arg-type]
+
+    def _on_finished(self, model_id: str) -> None:
+        self.active.pop(model_id, None)
+        self.model.set_progress(model_id, None)
+        self.refresh()
+        self.changed.emit()
+
+    # ------------------------------------------------------------------ delete and import
+
+    def delete(self, model_id: str) -> bool:
+        import outthink.catalog as catalog
+
+        st = self.status(model_id)
+        if st is None or model_id in self.active:
+            return False
+        if not self.confirm(f"Delete {st.entry.name} from this computer?"):
+            return False
+        try:
+            result = catalog.remove_model(model_id, self.settings)
+        except OutthinkError as exc:
+            self.message.emit("error", exc.message, exc.hint)
+            return False
+        except OSError as exc:
+            self.message.emit("error", f"Could not delete {model_id}: {exc}.", "")
+            return False
+        self.message.emit("info", result.message, "")
+        self.refresh()
+        self.changed.emit()
+        return True
+
+    def import_file(self, path: str, *, role: str = "policy", copy: bool = False) -> bool:
+        """Register a GGUF on disk (hashing it on the I/O pool; big files take a while)."""
+        import outthink.catalog as catalog
+
+        key = f"import:{path}"
+        if key in self.active:
+            return False
+        last = [0.0]
+
+        def job(progress: Callable[[object], None]) -> Any:
+            def on_bytes(done: int) -> None:
+                now = time.monotonic()
+                if now - last[0] >= 0.1:  # a callback per MiB would flood the GUI
+                    last[0] = now
+                    progress(done)
+
+            return catalog.import_model(
+                path, role=role, copy=copy, settings=self.settings, on_bytes=on_bytes
+            )
+
+        worker = FunctionWorker.with_progress(job)
+        size = Path(path).stat().st_size if Path(path).exists() else 0
+        worker.signals.progress.connect(
+            lambda done: self.message.emit(
+                "info", f"Importing {Path(path).name}: {size_text(done)} of {size_text(size)}…",
+                "",
+            )
+        )
+        worker.signals.returned.connect(
+            lambda entry: self.message.emit(
+                "info", f"Imported {Path(path).name} as {entry.id}.",
+                "It is now in the model pickers.",
+            )
+        )
+        worker.signals.errored.connect(lambda exc: self._on_error(key, exc))
+        worker.signals.finished.connect(lambda: self._on_finished(key))
+        self.active[key] = _Active(worker, CancelToken())
+        worker.start(io_pool())
+        return True
+
+    def shutdown(self, timeout_ms: int = 3000) -> None:
+        for active in self.active.values():
+            active.cancel.cancel()
+        io_pool().waitForDone(timeout_ms)
+
+
+class ModelsDialog(QDialog):
+    def __init__(self, controller: ModelsController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Models")
+        self.controller = controller
+        layout = QVBoxLayout(self)
+        self.banner = MessageBanner()
+        layout.addWidget(self.banner)
+        self.offline_note = QLabel(
+            "Offline mode is on: nothing is downloaded. Installed and imported models work."
+        )
+        self.offline_note.setEnabled(False)
+        layout.addWidget(self.offline_note)
+
+        self.table = QTableView()
+        self.table.setModel(controller.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().hide()
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for col in (1, 2, 3):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(4, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(4, theme.em(self, 16))
+        layout.addWidget(self.table, 1)
+
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(False)
+        self.progress_label = QLabel("")
+        row = QHBoxLayout()
+        row.addWidget(self.progress, 1)
+        row.addWidget(self.progress_label, 2)
+        layout.addLayout(row)
+
+        buttons = QHBoxLayout()
+        self.download_button = QPushButton("Download")
+        self.download_button.setToolTip("Download the selected model (resumes a partial one).")
+        self.cancel_button = QPushButton("Cancel download")
+        self.cancel_button.setToolTip("Stop the download; the part already here is kept.")
+        self.delete_button = QPushButton("Delete")
+        self.delete_button.setToolTip(
+            "Delete the model's file (imported files are only forgotten, never deleted)."
+        )
+        self.import_button = QPushButton("Import GGUF…")
+        self.import_button.setToolTip("Use a .gguf file that is already on this computer.")
+        self.import_role = QComboBox()
+        self.import_role.addItems(["policy", "verifier"])
+        self.import_role.setToolTip("Import the file as a policy or as a verifier (judge).")
+        self.import_copy = QCheckBox("copy into the models folder")
+        self.import_copy.setToolTip("Copy the file (otherwise it is used where it is).")
+        for w in (self.download_button, self.cancel_button, self.delete_button):
+            buttons.addWidget(w)
+        buttons.addStretch(1)
+        for widget in (self.import_button, self.import_role, self.import_copy):
+            buttons.addWidget(widget)
+        layout.addLayout(buttons)
+        close = QPushButton("Close")
+        close.clicked.connect(self.accept)
+        bottom = QHBoxLayout()
+        bottom.addStretch(1)
+        bottom.addWidget(close)
+        layout.addLayout(bottom)
+        self.resize(theme.em(self, 50), theme.em(self, 24))
+
+        self.download_button.clicked.connect(lambda: self._with_selected(controller.download))
+        self.cancel_button.clicked.connect(lambda: self._with_selected(controller.cancel))
+        self.delete_button.clicked.connect(lambda: self._with_selected(controller.delete))
+        self.import_button.clicked.connect(lambda: self.import_file())
+        controller.message.connect(self._on_message)
+        controller.model.modelReset.connect(self._restore_selection)
+        # Bound methods, not lambdas: the controller outlives the dialog, and PySide drops a
+        # connection to a deleted receiver only when it knows the receiver.
+        controller.model.dataChanged.connect(self._on_data_changed)
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._update())
+        controller.confirm = self._confirm
+        self._selected_id: str | None = None
+        controller.refresh()
+        self._update()
+
+    def _on_data_changed(self, *_args: object) -> None:
+        self._update()
+
+    def done(self, result: int) -> None:
+        if self.controller.confirm == self._confirm:
+            self.controller.confirm = lambda text: True  # nobody to ask once the dialog is gone
+        super().done(result)
+
+    def _confirm(self, text: str) -> bool:
+        answer = QMessageBox.question(self, "Delete model", text)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def selected_id(self) -> str | None:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            return None
+        return str(self.controller.model.rows[rows[0].row()].entry.id)
+
+    def select_model(self, model_id: str) -> None:
+        row = self.controller.model.row_of(model_id)
+        if row >= 0:
+            self.table.selectRow(row)
+
+    def _with_selected(self, action: Callable[[str], object]) -> None:
+        model_id = self.selected_id()
+        if model_id is not None:
+            action(model_id)
+            self._update()
+
+    def _restore_selection(self) -> None:
+        if self._selected_id is not None:
+            self.select_model(self._selected_id)
+        self._update()
+
+    def import_file(self, path: str | None = None) -> None:
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Import a GGUF model", str(Path.home()), "GGUF models (*.gguf)"
+            )
+        if path:
+            self.controller.import_file(
+                path, role=self.import_role.currentText(), copy=self.import_copy.isChecked()
+            )
+
+    def _on_message(self, level: str, message: str, hint: str) -> None:
+        self.banner.show_message(level, message, hint)
+
+    def _update(self) -> None:
+        c = self.controller
+        offline = c.settings.is_offline()
+        self.offline_note.setVisible(offline)
+        model_id = self.selected_id()
+        if model_id is not None:
+            self._selected_id = model_id
+        st = c.status(model_id) if model_id else None
+        active = c.active.get(model_id) if model_id else None
+        self.download_button.setEnabled(c.can_download(st) and not offline)
+        self.download_button.setText(
+            "Resume download" if st is not None and st.state == "partial" else "Download"
+        )
+        if st is not None and st.entry.is_hub and offline:
+            self.download_button.setToolTip("Offline mode is on (Settings).")
+        self.cancel_button.setEnabled(active is not None)
+        self.delete_button.setEnabled(
+            st is not None
+            and active is None
+            and (st.state in ("present", "partial", "unverified", "changed")
+                 or st.entry.origin == "local")
+        )
+        progress = active.progress if active is not None else None
+        if progress is not None and progress.fraction is not None:
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(round(1000 * progress.fraction))
+            self.progress_label.setText(progress_text(progress))
+        elif active is not None:
+            self.progress.setRange(0, 0)  # busy indicator until the size is known
+            self.progress_label.setText(progress_text(progress) if progress else "starting…")
+        else:
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(0)
+            self.progress_label.setText("")

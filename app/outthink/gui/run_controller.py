@@ -1,0 +1,386 @@
+"""Runs a search for the window: model loading and the event stream, off the GUI thread.
+
+:func:`run_job` is a plain generator that runs on the engine worker thread: it resolves the
+policy (the CLI's :func:`~outthink.cli.resolve_policy`), loads it (or reuses the cached one),
+builds the verifier (the CLI's :func:`~outthink.cli.build_verifier`) and then yields the core's
+events from :func:`~outthink.search.runner.solve`. Whatever fails before the search starts is
+turned into a ``RunFailed`` event, so the GUI has one error path: the stream.
+
+:class:`RunController` lives on the GUI thread. It receives every event through a queued
+signal and applies them in batches: at most every :data:`FLUSH_MS` (token events of many
+candidates arrive hundreds of times a second; repainting cards for each would flood the GUI),
+at once for the events that end a run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from outthink.config import Settings
+from outthink.errors import Cancelled, OutthinkError, describe
+from outthink.events import Event, RunFailed, RunFinished, TokensGenerated
+from outthink.generation import CancelToken
+from outthink.gui.runstate import Changes, RunState
+from outthink.gui.workers import FunctionWorker, GeneratorWorker, GilCourtesy, engine_pool
+from outthink.search.config import SearchConfig
+
+log = logging.getLogger(__name__)
+
+#: Longest time an event waits before the views see it (also the repaint rate during a run).
+FLUSH_MS = 50
+#: Delay between Run and the worker's start (see RunController.start).
+LAUNCH_DELAY_MS = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """A progress line for the status bar (not a core event; never exported)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunRequest:
+    problem: str
+    policy: str  # catalog id or .gguf path
+    verifier: str  # verifier kind or catalog verifier id
+    cfg: SearchConfig
+    settings: Settings
+    verifier_model: str | None = None
+    run_info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def threads(self) -> int | None:
+        return self.settings.threads or None
+
+    @property
+    def gpu_layers(self) -> int:
+        return self.settings.gpu_layers
+
+
+class ModelCache:
+    """The loaded policy model, kept between runs with the same file and settings.
+
+    Used only from the engine worker thread (one thread: loads, runs and closes never
+    overlap). Switching to another model closes the old one first, so two never sit in memory
+    together.
+    """
+
+    def __init__(self, loader: Callable[..., Any] | None = None) -> None:
+        self._loader = loader
+        self._key: tuple[str, int, int, int] | None = None
+        self._model: Any = None
+        self.loads = 0
+
+    def get(self, path: Path, gpu_layers: int) -> Any:
+        st = path.stat()
+        # Size and mtime in the key: a file replaced on disk (re-downloaded) is loaded again.
+        key = (str(path.resolve()), int(gpu_layers), st.st_size, st.st_mtime_ns)
+        if key == self._key and self._model is not None:
+            return self._model
+        self.close()
+        loader = self._loader
+        if loader is None:
+            from outthink.engine import Model
+
+            loader = Model
+        self._model = loader(path, n_gpu_layers=gpu_layers)
+        self._key = key
+        self.loads += 1
+        return self._model
+
+    @property
+    def loaded_path(self) -> str | None:
+        return self._key[0] if self._key else None
+
+    def close(self) -> None:
+        if self._model is not None:
+            try:
+                self._model.close()
+            finally:
+                self._model = None
+                self._key = None
+
+
+def _finding_message(req: RunRequest) -> str:
+    """The first status line; says so when the starter model is assembled on first use."""
+    from outthink.starter import STARTER_ID
+
+    if req.policy == STARTER_ID:
+        try:
+            import outthink.catalog as catalog
+
+            entry = catalog.load_catalog(req.settings).get(STARTER_ID)
+            if catalog.model_status(entry, req.settings).state == "available":
+                return "Preparing the starter model (first use, a few seconds)…"
+        except OutthinkError:
+            pass  # resolving it next will report the problem
+    return "Finding the policy model…"
+
+
+def run_job(
+    req: RunRequest, cache: ModelCache, cancel: CancelToken
+) -> Iterator[Event | Status]:
+    """Everything a run does off the GUI thread; ends with RunFinished or RunFailed."""
+    # Until the first tokens the worker runs long pure-Python stretches (header parsing):
+    # let the GUI thread in regularly (see GilCourtesy).
+    courtesy = GilCourtesy()
+    courtesy.install()
+    try:
+        for item in _run(req, cache, cancel):
+            if courtesy.installed and isinstance(item, TokensGenerated):
+                courtesy.remove()  # decoding now: llama.cpp releases the GIL by itself
+            yield item
+    finally:  # also when the stream is closed early (app closing)
+        courtesy.remove()
+
+
+def _run(req: RunRequest, cache: ModelCache, cancel: CancelToken) -> Iterator[Event | Status]:
+    from outthink.cli import build_verifier, resolve_policy
+    from outthink.search.runner import solve
+
+    loaded: list[Any] = []
+    try:
+        yield Status(_finding_message(req))
+        choice = resolve_policy(req.policy, req.settings)
+        if cancel.cancelled:
+            raise Cancelled()
+        yield Status(f"Loading {choice.label}…")
+        policy = cache.get(choice.path, req.gpu_layers)
+        args = argparse.Namespace(
+            verifier=req.verifier,
+            verifier_model=req.verifier_model,
+            threads=req.threads or 0,
+            gpu_layers=req.gpu_layers,
+        )
+        yield Status(f"Preparing the {req.verifier} verifier…")
+        verifier, loaded = build_verifier(args, req.settings)
+        if cancel.cancelled:
+            raise Cancelled()
+    except Cancelled:
+        yield RunFinished({}, cancelled=True)
+        return
+    except OutthinkError as exc:
+        log.info("Run could not start: %s", exc)
+        yield RunFailed(exc.message, exc.hint)
+        return
+    except Exception as exc:  # a bug: report it in the stream like any other failure
+        log.exception("Run could not start")
+        yield RunFailed(describe(exc))
+        return
+    try:
+        yield Status("Running…")
+        yield from solve(
+            req.problem,
+            policy,
+            verifier,
+            req.cfg,
+            prompt_format=choice.prompt_format,
+            threads=req.threads,
+            cancel=cancel,
+            run_info={"policy": choice.label, **req.run_info},
+        )
+    finally:
+        for model in loaded:  # verifier models: loaded per run (the policy is the cached one)
+            model.close()
+
+
+def _first_candidates(cfg: SearchConfig) -> int:
+    """How many candidates the strategy starts with (N after its own adjustments)."""
+    from outthink.search.strategies import get_strategy
+
+    try:
+        return get_strategy(cfg.strategy).prepare(cfg).n
+    except (OutthinkError, ValueError, TypeError):
+        return 0
+
+
+def warm_up() -> None:
+    """Import what a run needs before the first run, on the engine thread.
+
+    The first run would otherwise spend a second or more importing the CLI helpers, the
+    native llama.cpp library and math-verify (sympy and an ANTLR grammar, first used when
+    the answers are grouped). Imports execute Python code that competes with the GUI thread
+    for the GIL; done while the user is still typing the problem, nobody notices.
+    """
+    import importlib
+
+    from outthink import engine
+    from outthink.answers import answers_equivalent
+
+    for module in ("outthink.cli", "outthink.search.runner"):
+        importlib.import_module(module)
+    engine._llama()
+    answers_equivalent("\\frac{1}{2}", "0.5")
+
+
+class RunController(QObject):
+    """Starts and stops runs; owns the run's state and event record."""
+
+    busy_changed = Signal(bool)
+    status = Signal(str)
+    updated = Signal(object)  # Changes
+    failed = Signal(str, str)  # message, hint: the one error path
+    run_ended = Signal(str)  # final status: finished, cancelled, failed
+
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        *,
+        job: Callable[..., Any] = run_job,
+        warm: bool = True,
+    ) -> None:
+        super().__init__(parent)
+        self.state = RunState()
+        self.events: list[Event] = []
+        self.cache = ModelCache()
+        self._job = job
+        self._worker: GeneratorWorker | None = None
+        self._cancel: CancelToken | None = None
+        self._pending: list[Event] = []
+        self._reported = False
+        self._closing = False
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setSingleShot(True)
+        self._flush_timer.setInterval(FLUSH_MS)
+        self._flush_timer.timeout.connect(self.flush)
+        self.warmed = not warm
+        if warm:
+            self._warm = FunctionWorker(warm_up)
+            self._warm.signals.errored.connect(
+                lambda exc: log.warning("Warm-up failed (the first run will say why): %s", exc)
+            )
+            self._warm.signals.finished.connect(self._on_warmed)
+            self._warm.start(engine_pool())
+
+    # ------------------------------------------------------------------ commands
+
+    @property
+    def busy(self) -> bool:
+        return self._worker is not None
+
+    def start(self, req: RunRequest) -> bool:
+        """Start a run; False (and nothing happens) while another one is going."""
+        if self.busy:
+            return False
+        self.state.reset()
+        self.events = []
+        self._pending = []
+        self._reported = False
+        self._cancel = CancelToken()
+        worker = GeneratorWorker(self._job, req, self.cache, self._cancel)
+        worker.signals.yielded.connect(self._on_item)
+        worker.signals.errored.connect(self._on_error)
+        worker.signals.finished.connect(self._on_finished)
+        self._worker = worker
+        self.busy_changed.emit(True)
+        self.updated.emit(Changes(started=True, expected=_first_candidates(req.cfg)))
+        # Start the worker once the new cards are laid out and painted. Painting new widgets
+        # calls into Python hundreds of times (PySide checks every virtual call for a Python
+        # override, under the GIL); done while the worker parses the model's header in pure
+        # Python, each of those calls waits for the GIL, and the first paint took a fifth of a
+        # second instead of a few milliseconds. Nobody notices a model loading 50 ms later.
+        QTimer.singleShot(LAUNCH_DELAY_MS, self._launch)
+        return True
+
+    def _launch(self) -> None:
+        if self._worker is not None and not self._closing:
+            self._worker.start(engine_pool())
+
+    def stop(self) -> None:
+        """Stop the run: the engine notices within one decode step; results are kept."""
+        if self._cancel is not None:
+            self._cancel.cancel()
+            self.status.emit("Stopping…")
+
+    def load_events(self, events: list[Event]) -> None:
+        """Show a saved run (File → Open run)."""
+        if self.busy:
+            return
+        self.state.reset()
+        self.events = list(events)
+        changes = self.state.apply_all(self.events)
+        changes.started = True
+        self.updated.emit(changes)
+
+    def shutdown(self, timeout_ms: int = 5000) -> None:
+        """Stop any run, wait for the engine thread, free the model (window closing)."""
+        self._closing = True
+        if self._cancel is not None:
+            self._cancel.cancel()
+        if self._worker is not None:
+            self._worker.abort()
+        engine_pool().waitForDone(timeout_ms)
+        # The cache is only touched on the engine thread; it is idle now, so closing here is
+        # safe. It runs as a job anyway when the thread did not finish in time.
+        if engine_pool().activeThreadCount() == 0:
+            self.cache.close()
+
+    # ------------------------------------------------------------------ worker signals
+
+    def _on_warmed(self) -> None:
+        self.warmed = True
+        # Everything imported so far (Qt wrappers, sympy, llama.cpp bindings: about a million
+        # objects) lives as long as the app. Freezing moves it out of the collector's sight:
+        # a full collection during a run otherwise scanned it all, stalling whichever thread
+        # triggered it (the GUI thread included) for over 100 ms.
+        gc.freeze()
+
+    def _on_item(self, item: object) -> None:
+        if isinstance(item, Status):
+            self.status.emit(item.text)
+            return
+        if not isinstance(item, Event):  # pragma: no cover - the job yields nothing else
+            return
+        self.events.append(item)
+        self._pending.append(item)
+        if isinstance(item, RunFinished | RunFailed):
+            self.flush()  # a run's end is shown at once
+        elif not self._flush_timer.isActive():
+            self._flush_timer.start()
+
+    def flush(self) -> None:
+        self._flush_timer.stop()
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, []
+        changes = self.state.apply_all(batch)
+        self.updated.emit(changes)
+        for ev in batch:
+            if isinstance(ev, RunFailed):
+                self._report(ev.error, ev.hint)
+            elif isinstance(ev, RunFinished):
+                self.status.emit(
+                    "Stopped: the results so far are kept." if ev.cancelled else "Done."
+                )
+
+    def _on_error(self, exc: object) -> None:
+        # Only a bug in the job can get here (run_job turns every failure into RunFailed).
+        log.error("Run worker failed", exc_info=exc if isinstance(exc, BaseException) else None)
+        message = describe(exc) if isinstance(exc, BaseException) else str(exc)
+        self._report(message, "")
+
+    def _report(self, message: str, hint: str) -> None:
+        if self._reported:  # one error per run, shown once
+            return
+        self._reported = True
+        self.status.emit("Failed.")
+        self.failed.emit(message, hint)
+
+    def _on_finished(self) -> None:
+        self.flush()
+        self._worker = None
+        self._cancel = None
+        if self.state.status in ("running", "idle"):
+            # The stream ended without RunFinished (the worker errored or was aborted).
+            self.state.status = "failed" if self._reported else "cancelled"
+        self.busy_changed.emit(False)
+        self.run_ended.emit(self.state.status)

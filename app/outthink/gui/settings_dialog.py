@@ -1,0 +1,207 @@
+"""Settings: threads, GPU layers, context size, models folder, Hub token and mirror, offline.
+
+The values are one :class:`~outthink.config.Settings` object; the caller saves it with
+:func:`~outthink.config.save_settings` (TOML in the platformdirs config folder). Whether this
+llama.cpp build can offload to a GPU is asked on a worker thread (the first question loads the
+native library), and the GPU field says why it is disabled when it cannot.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from outthink.config import Settings, data_dir, settings_path
+from outthink.gui import theme
+from outthink.gui.workers import FunctionWorker, io_pool
+
+log = logging.getLogger(__name__)
+
+#: Cached answer of the engine (None until known): it cannot change while the app runs.
+_GPU_OFFLOAD: bool | None = None
+
+
+def _probe_gpu() -> tuple[bool, int]:
+    from outthink import engine
+
+    return engine.supports_gpu_offload(), engine.physical_cores()
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Outthink settings")
+        self.settings = settings
+        layout = QVBoxLayout(self)
+        form = QFormLayout()
+
+        self.threads = QSpinBox()
+        self.threads.setRange(0, 256)
+        self.threads.setSpecialValueText("automatic (physical cores)")
+        self.threads.setValue(settings.threads)
+        self.threads.setToolTip(
+            "CPU threads llama.cpp uses. Automatic = one per physical core, which is usually "
+            "fastest; fewer leaves the computer more responsive."
+        )
+        form.addRow("CPU threads", self.threads)
+
+        self.gpu_layers = QSpinBox()
+        self.gpu_layers.setRange(0, 999)
+        self.gpu_layers.setValue(settings.gpu_layers)
+        self.gpu_layers.setToolTip(
+            "Layers of the model to run on the GPU (0 = CPU only; 999 = all)."
+        )
+        self.gpu_note = QLabel("Checking whether this build can use a GPU…")
+        self.gpu_note.setWordWrap(True)
+        self.gpu_note.setEnabled(False)
+        form.addRow("GPU layers", self.gpu_layers)
+        form.addRow("", self.gpu_note)
+
+        self.context_size = QSpinBox()
+        self.context_size.setRange(0, 1_048_576)
+        self.context_size.setSingleStep(1024)
+        self.context_size.setSpecialValueText("automatic (sized from each run)")
+        self.context_size.setValue(settings.context_size)
+        self.context_size.setToolTip(
+            "Context (KV cache) size in tokens. Automatic sizes it from the prompt, N and the "
+            "max tokens of each run, which uses the least memory."
+        )
+        form.addRow("Context size", self.context_size)
+
+        folder_row = QHBoxLayout()
+        self.models_dir = QLineEdit(settings.models_dir)
+        self.models_dir.setPlaceholderText(str(data_dir() / "models"))
+        self.models_dir.setToolTip(
+            "Where models are downloaded and looked for. Empty = the default folder shown."
+        )
+        self.models_dir.setMinimumWidth(theme.em(self, 22))
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        folder_row.addWidget(self.models_dir, 1)
+        folder_row.addWidget(browse)
+        form.addRow("Models folder", folder_row)
+
+        self.hf_token = QLineEdit(settings.hf_token)
+        self.hf_token.setEchoMode(QLineEdit.EchoMode.Password)
+        self.hf_token.setPlaceholderText("hf_… (only for gated or private models)")
+        self.hf_token.setToolTip(
+            "Hugging Face access token, for models whose terms must be accepted first. Stored "
+            f"in {settings_path()}; never written to the log."
+        )
+        form.addRow("Hub token", self.hf_token)
+
+        self.hf_endpoint = QLineEdit(settings.hf_endpoint)
+        self.hf_endpoint.setPlaceholderText("https://huggingface.co")
+        self.hf_endpoint.setToolTip(
+            "A Hugging Face mirror to download from (for example when the Hub is blocked or "
+            "rate-limited). Empty = huggingface.co."
+        )
+        form.addRow("Hub mirror", self.hf_endpoint)
+
+        self.offline = QCheckBox("Never use the network")
+        self.offline.setChecked(settings.offline)
+        self.offline.setToolTip(
+            "Offline mode: no request is made at all; installed and imported models keep working."
+        )
+        form.addRow("Offline mode", self.offline)
+        layout.addLayout(form)
+
+        self.error = QLabel("")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: #b3261e;")
+        self.error.hide()
+        layout.addWidget(self.error)
+        where = QLabel(f"Saved in {settings_path()}")
+        where.setEnabled(False)
+        where.setWordWrap(True)
+        layout.addWidget(where)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+        if _GPU_OFFLOAD is None:
+            worker = FunctionWorker(_probe_gpu)
+            worker.signals.returned.connect(self._on_probe)
+            worker.signals.errored.connect(self._on_probe_error)
+            worker.start(io_pool())
+            self.gpu_layers.setEnabled(False)
+        else:
+            self.set_gpu_support(_GPU_OFFLOAD)
+
+    def _on_probe(self, result: object) -> None:
+        global _GPU_OFFLOAD
+        if not isinstance(result, tuple):
+            return
+        supported, cores = result
+        _GPU_OFFLOAD = bool(supported)
+        self.threads.setSpecialValueText(f"automatic ({cores} physical cores)")
+        self.set_gpu_support(bool(supported))
+
+    def _on_probe_error(self, exc: object) -> None:
+        log.warning("Could not ask llama.cpp about GPU support: %s", exc)
+        self.gpu_layers.setEnabled(False)
+        self.gpu_note.setText(
+            "llama.cpp could not be loaded, so GPU support is unknown; `outthink doctor` "
+            "shows what is wrong."
+        )
+
+    def set_gpu_support(self, supported: bool) -> None:
+        self.gpu_layers.setEnabled(supported)
+        if supported:
+            self.gpu_note.setText("This llama.cpp build can offload layers to the GPU.")
+        else:
+            self.gpu_note.setText(
+                "This llama.cpp build runs on the CPU only, so there is nothing to offload. "
+                "Install a GPU build of llama-cpp-python (CUDA, Metal or Vulkan; see the "
+                "README) to use a GPU."
+            )
+
+    def accept(self) -> None:
+        endpoint = self.hf_endpoint.text().strip()
+        if endpoint and not endpoint.startswith(("http://", "https://")):
+            # Caught here rather than at the first download, far from this field.
+            self.hf_endpoint.setFocus()
+            self.error.setText(f"The Hub mirror must be an http(s) URL, not {endpoint!r}.")
+            self.error.show()
+            return
+        super().accept()
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self, "Models folder", self.models_dir.text() or str(data_dir())
+        )
+        if folder:
+            self.models_dir.setText(folder)
+
+    def result_settings(self) -> Settings:
+        """A copy of the settings with the dialog's values (extra and last problem kept)."""
+        return dataclasses.replace(
+            self.settings,
+            threads=self.threads.value(),
+            gpu_layers=self.gpu_layers.value() if self.gpu_layers.isEnabled() else
+            self.settings.gpu_layers,
+            context_size=self.context_size.value(),
+            models_dir=self.models_dir.text().strip(),
+            hf_token=self.hf_token.text().strip(),
+            hf_endpoint=self.hf_endpoint.text().strip(),
+            offline=self.offline.isChecked(),
+            extra=dict(self.settings.extra),
+        )

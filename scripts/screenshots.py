@@ -1,0 +1,173 @@
+"""Screenshots of the real app for the README: a finished Best-of-N run and a beam-search tree.
+
+    .venv/bin/python scripts/screenshots.py            # under Xvfb when available
+    .venv/bin/python scripts/screenshots.py --offscreen --scale 2
+
+Runs the app on the starter model, exactly as a user would (example problem, Run, wait), and
+saves ``docs/screenshot-best-of-n.png`` and ``docs/screenshot-beam-tree.png`` by grabbing the
+window. Without a display it re-runs itself under ``xvfb-run`` (``apt-get install xvfb``); with
+``--offscreen`` it uses Qt's offscreen platform instead (same pixels, no X server).
+
+The app's settings are kept in a temporary folder, so the shots show the default layout and
+your own settings are left alone; models come from your models folder (``--models-dir``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+log = logging.getLogger("screenshots")
+
+ROOT = Path(__file__).resolve().parent.parent
+PROBLEM_ID = "pencils"  # the starter model gets it right often enough to show the search at work
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", type=Path, default=ROOT / "docs", help="folder for the PNGs")
+    p.add_argument("--offscreen", action="store_true", help="Qt offscreen platform, no Xvfb")
+    p.add_argument("--scale", type=float, default=1.0, help="device pixel ratio (2 = HiDPI)")
+    p.add_argument("--models-dir", default="", help="models folder (default: the app's)")
+    p.add_argument("--problem", default=PROBLEM_ID, help="id of an example problem")
+    p.add_argument("--n", type=int, default=8, help="Best-of-N budget")
+    p.add_argument("--beams", type=int, default=8, help="beam search budget")
+    p.add_argument("--max-tokens", type=int, default=160)
+    p.add_argument("--size", default="1500x900", help="window size in logical pixels")
+    p.add_argument("--timeout", type=float, default=900.0, help="seconds per run at most")
+    return p.parse_args(argv)
+
+
+def _under_xvfb(args: argparse.Namespace) -> int | None:
+    """Re-run this script under xvfb-run when there is no display; None = go on here."""
+    if args.offscreen or os.environ.get("DISPLAY") or os.environ.get("OUTTHINK_SHOTS_CHILD"):
+        return None
+    xvfb = shutil.which("xvfb-run")
+    if xvfb is None:
+        log.warning("No display and no xvfb-run: using Qt's offscreen platform")
+        args.offscreen = True
+        return None
+    width, height = (int(v) for v in args.size.split("x"))
+    screen = f"-screen 0 {int(width * args.scale) + 200}x{int(height * args.scale) + 200}x24"
+    env = {**os.environ, "OUTTHINK_SHOTS_CHILD": "1"}
+    cmd = [xvfb, "-a", "-s", screen, sys.executable, *sys.argv]
+    return subprocess.call(cmd, env=env)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = parse_args(argv)
+    code = _under_xvfb(args)
+    if code is not None:
+        return code
+    if args.offscreen:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    if args.scale != 1.0:
+        os.environ["QT_SCALE_FACTOR"] = str(args.scale)
+    # Default layout and no trace in the user's settings: a throwaway config folder.
+    os.environ["OUTTHINK_CONFIG_DIR"] = tempfile.mkdtemp(prefix="outthink-shots-")
+    sys.path.insert(0, str(ROOT / "app"))
+
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    from outthink.config import Settings, load_settings
+    from outthink.gui.app import create_app
+    from outthink.gui.app_controller import AppController
+    from outthink.gui.controls import select
+    from outthink.search.strategies import strategy_names
+
+    app = create_app([sys.argv[0]])
+    models_dir = args.models_dir or load_settings().models_dir
+    controller = AppController(Settings(models_dir=models_dir))
+    window = controller.window
+    width, height = (int(v) for v in args.size.split("x"))
+    window.resize(width, height)
+    window.show()
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    def wait(predicate: object, timeout: float) -> bool:
+        end = time.monotonic() + timeout
+        while not predicate():  # type: ignore[operator]
+            if time.monotonic() > end:
+                return False
+            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+            time.sleep(0.01)
+        return True
+
+    def run(strategy: str, n: int, width_m: int = 2) -> bool:
+        c = controller.controls
+        select(c.strategy, strategy)
+        controller.on_strategy_changed(strategy)
+        c.n.setValue(n)
+        c.beam_width.setValue(width_m)
+        c.max_tokens.setValue(args.max_tokens)
+        select(c.verifier, "self-certainty")
+        loop = QEventLoop()
+        controller.runs.run_ended.connect(loop.quit)
+        QTimer.singleShot(int(args.timeout * 1000), loop.quit)
+        log.info("Running %s with N=%d on the starter model…", strategy, n)
+        if not controller.start_run():
+            log.error("The run did not start: %s", window.banner.message)
+            return False
+        loop.exec()
+        controller.runs.run_ended.disconnect(loop.quit)
+        state = controller.runs.state
+        if state.status != "finished":
+            log.error("The %s run ended %s: %s", strategy, state.status, window.banner.message)
+            return False
+        view = window.candidates
+        wait(lambda: len(view.cards) == len(state.candidates), 10)
+        app.processEvents()
+        log.info("Answer %r (%s)", state.selection.answer if state.selection else None,
+                 state.selection.reason if state.selection else "")
+        return True
+
+    def shot(name: str) -> Path:
+        for _ in range(5):  # let deferred layouts and repaints land
+            app.processEvents()
+            time.sleep(0.05)
+        path = args.out / name
+        if not window.grab().save(str(path), "PNG"):
+            raise SystemExit(f"could not write {path}")
+        log.info("Saved %s", path)
+        return path
+
+    examples = window.controls.examples_model.examples
+    example = next((e for e in examples if e["id"] == args.problem), examples[0])
+    window.controls.problem.setPlainText(example["problem"])
+    window.controls.reference.setText(f"Reference answer: <b>{example['answer']}</b>")
+    if not wait(lambda: controller.runs.warmed, 300):
+        log.warning("The background warm-up is still going; running anyway")
+
+    ok = run("best-of-n", args.n)
+    if ok:
+        window.tabs.setCurrentWidget(window.candidates)
+        shot("screenshot-best-of-n.png")
+    if "beam" not in strategy_names():
+        log.error("Beam search is not in the strategy registry: no tree screenshot")
+        ok = False
+    elif run("beam", args.beams, 2):
+        window.tabs.setCurrentWidget(window.tree)
+        tree = window.tree
+        tree.rebuild()
+        chosen = sorted(controller.runs.state.selected_path())
+        if chosen:
+            # Show the chosen answer's last step in the side panel, as a click would.
+            tree.items[chosen[-1]].setSelected(True)
+        shot("screenshot-beam-tree.png")
+    else:
+        ok = False
+    controller.shutdown()
+    window.close()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
