@@ -155,3 +155,15 @@ def test_resuming_another_benchmarks_folder_is_refused(qtbot: Any, tmp_path: Pat
     assert done.args == ["failed"] and "different benchmark" in tab.error.text()
     config = json.loads((tmp_path / "bench" / "config.json").read_text())
     assert config["search"]["max_tokens"] == 200  # the saved configuration is untouched
+
+
+def test_main_window_has_a_benchmark_mode_prefilled_with_the_solve_models(qtbot) -> None:
+    from outthink.gui.app_controller import AppController
+
+    ctl = AppController()
+    qtbot.addWidget(ctl.window)
+    w = ctl.window
+    assert w.modes.tabText(1) == "Benchmark" and w.modes.widget(1) is w.benchmark
+    w.modes.setCurrentIndex(1)
+    assert w.benchmark.verifier.currentData() == ctl.controls.verifier.currentData()
+    ctl.shutdown()

@@ -9,9 +9,11 @@ from collections.abc import Sequence
 from types import TracebackType
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from outthink.config import APP_NAME
+from outthink.resources import resource_path
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +30,11 @@ def create_app(argv: Sequence[str] | None = None) -> QApplication:
     app = QApplication(list(argv if argv is not None else sys.argv))
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
+    # The desktop file's name lets Wayland match the window to its launcher entry.
+    app.setDesktopFileName("outthink")
+    icon = resource_path("assets", "icons", "outthink-256.png")
+    if icon.exists():
+        app.setWindowIcon(QIcon(str(icon)))
     return app
 
 

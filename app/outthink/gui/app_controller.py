@@ -82,8 +82,22 @@ class AppController(QObject):
         w.settings_action.triggered.connect(self.open_settings)
         w.quit_action.triggered.connect(w.close)
         w.closing.connect(self.shutdown)
+        w.modes.currentChanged.connect(self._on_mode_changed)
         # Downloads, deletes and imports change what the pickers can offer.
         self.models.changed.connect(self.refresh_models)
+
+    def _on_mode_changed(self, index: int) -> None:
+        """Opening the Benchmark tab pre-fills it with the models chosen for solving."""
+        w, c = self.window, self.controls
+        if w.modes.widget(index) is not w.benchmark:
+            return
+        policy = c.policy.currentData()
+        verifier_model = None if c.verifier_model.isHidden() else c.verifier_model.currentData()
+        w.benchmark.set_models(
+            None if not policy or policy == BROWSE else str(policy),
+            str(c.verifier.currentData() or "self-certainty"),
+            str(verifier_model) if verifier_model else None,
+        )
 
     def _on_updated(self, changes: Changes) -> None:
         w = self.window
@@ -357,5 +371,6 @@ class AppController(QObject):
 
     def shutdown(self) -> None:
         self.save_state()
+        self.window.benchmark.controller.shutdown()
         self.runs.shutdown()
         self.models.shutdown()

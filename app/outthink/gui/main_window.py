@@ -62,7 +62,15 @@ class MainWindow(QMainWindow):
         split.addWidget(right)
         split.setStretchFactor(0, 0)
         split.setStretchFactor(1, 1)
-        outer.addWidget(split, 1)
+        # Two modes: solve one problem, or benchmark a problem set.
+        from outthink.gui.benchmark_tab import BenchmarkTab
+
+        self.modes = QTabWidget()
+        self.modes.setDocumentMode(True)
+        self.modes.addTab(split, "Solve")
+        self.benchmark = BenchmarkTab()
+        self.modes.addTab(self.benchmark, "Benchmark")
+        outer.addWidget(self.modes, 1)
         self.setCentralWidget(central)
         self.splitter = split
         self.resize(theme.em(self, 80), theme.em(self, 46))

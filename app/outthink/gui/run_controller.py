@@ -26,10 +26,10 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from outthink.config import Settings
 from outthink.errors import Cancelled, OutthinkError, describe
-from outthink.events import Event, RunFailed, RunFinished, TokensGenerated
+from outthink.events import Event, RunFailed, RunFinished
 from outthink.generation import CancelToken
 from outthink.gui.runstate import Changes, RunState
-from outthink.gui.workers import FunctionWorker, GeneratorWorker, GilCourtesy, engine_pool
+from outthink.gui.workers import FunctionWorker, GeneratorWorker, engine_pool
 from outthink.search.config import SearchConfig
 
 log = logging.getLogger(__name__)
@@ -130,20 +130,6 @@ def run_job(
     req: RunRequest, cache: ModelCache, cancel: CancelToken
 ) -> Iterator[Event | Status]:
     """Everything a run does off the GUI thread; ends with RunFinished or RunFailed."""
-    # Until the first tokens the worker runs long pure-Python stretches (header parsing):
-    # let the GUI thread in regularly (see GilCourtesy).
-    courtesy = GilCourtesy()
-    courtesy.install()
-    try:
-        for item in _run(req, cache, cancel):
-            if courtesy.installed and isinstance(item, TokensGenerated):
-                courtesy.remove()  # decoding now: llama.cpp releases the GIL by itself
-            yield item
-    finally:  # also when the stream is closed early (app closing)
-        courtesy.remove()
-
-
-def _run(req: RunRequest, cache: ModelCache, cancel: CancelToken) -> Iterator[Event | Status]:
     from outthink.cli import build_verifier, resolve_policy
     from outthink.search.runner import solve
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
@@ -46,41 +45,6 @@ GIL_SWITCH_INTERVAL_S = 0.0001
 def _share_the_gil() -> None:
     if sys.getswitchinterval() > GIL_SWITCH_INTERVAL_S:
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
-
-
-class GilCourtesy:
-    """While installed, the calling thread releases the GIL briefly every ``every`` calls.
-
-    For pure-Python stretches of core code that never block. Parsing a GGUF header decodes a
-    few hundred thousand vocabulary strings (about 0.2 s, twice per run); measured in the app
-    with a 10 ms GUI timer, CPython's own hand-over (even at a 0.1 ms switch interval) let the
-    GUI thread wait 60-150 ms for the GIL there, and with this courtesy installed the longest
-    wait of the whole run fell under 70 ms. A profile hook is per thread, so only the worker
-    pays (a few percent of that phase), and only until the first tokens arrive.
-    """
-
-    def __init__(self, every: int = 2000) -> None:
-        self.every = every
-        self.yields = 0
-        self._count = 0
-        self.installed = False
-
-    def _hook(self, frame: Any, event: str, arg: Any) -> None:
-        if event == "call":
-            self._count += 1
-            if self._count >= self.every:
-                self._count = 0
-                self.yields += 1
-                time.sleep(0)  # releases the GIL: a waiting GUI thread takes it now
-
-    def install(self) -> None:
-        sys.setprofile(self._hook)
-        self.installed = True
-
-    def remove(self) -> None:
-        if self.installed:
-            sys.setprofile(None)
-            self.installed = False
 
 
 def engine_pool() -> QThreadPool:
