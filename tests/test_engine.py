@@ -340,9 +340,9 @@ def test_chat_template_comes_from_the_gguf(tiny_chat_model: Path) -> None:
         SamplingParams(temperature=0.0, seed=13),
     ],
 )
-def test_windowed_sampling_matches_llama_cpp_full_vocabulary(model: Model, params) -> None:
-    """The engine hands the sampler chain only the tokens near the best one; the draws must be
-    the ones llama.cpp makes over the whole vocabulary with the same seed."""
+def test_sampling_matches_llama_cpp_and_logprobs_are_exact(model: Model, params) -> None:
+    """The draws are the ones a fresh llama.cpp chain with the same seed makes, and the
+    log-probability is the raw model's, whichever way its normaliser was computed."""
     import llama_cpp
 
     from outthink.engine import _new_chain
@@ -357,8 +357,10 @@ def test_windowed_sampling_matches_llama_cpp_full_vocabulary(model: Model, param
                 token, logprob = gen._sample(seq)
                 assert token == expected
                 row = gen.ctx.logits(seq.logits_index).astype("float64")
-                exact = row[token] - (row.max() + np.log(np.exp(row - row.max()).sum()))
-                assert logprob == pytest.approx(exact, abs=1e-4)
+                exact_lse = row.max() + np.log(np.exp(row - row.max()).sum())
+                assert logprob == pytest.approx(row[token] - exact_lse, abs=1e-4)
+                if seq.logits_index == 0:  # one token decoded: output row 0 is this row
+                    assert gen._row_lse(1)[0] == pytest.approx(exact_lse, abs=1e-4)
                 gen.ctx.decode([token], [seq.n_past], [sid], [True])
                 seq.n_past += 1
                 seq.logits_index = 0

@@ -140,3 +140,20 @@ def test_main_runs_the_app_until_the_window_closes(qtbot: Any) -> None:
                 logging.getLogger().removeHandler(handler)
                 handler.close()
     assert closed == ["Outthink"]
+
+
+def test_no_solve_run_while_a_benchmark_runs(controller: AppController,
+                                             monkeypatch: Any) -> None:
+    bench = controller.window.benchmark.controller
+    running = [True]
+    monkeypatch.setattr(type(bench), "busy", property(lambda self: running[0]))
+    bench.busy_changed.emit(True)
+    c = controller.controls
+    assert not c.run_button.isEnabled() and not controller.window.run_action.isEnabled()
+    assert "benchmark" in c.run_button.toolTip().lower()
+    c.problem.setPlainText("What is 2 + 2?")
+    assert controller.start_run() is False
+    assert "benchmark" in controller.window.banner.message.lower()
+    running[0] = False
+    bench.busy_changed.emit(False)
+    assert c.run_button.isEnabled() and controller.window.run_action.isEnabled()

@@ -70,7 +70,9 @@ class AppController(QObject):
         c.strategy_changed.connect(self.on_strategy_changed)
         c.verifier_changed.connect(self.on_verifier_changed)
         c.browse_policy.connect(self.browse_policy)
-        r.busy_changed.connect(w.set_busy)
+        r.busy_changed.connect(lambda _busy: self._sync_busy())
+        # One engine thread serves both tabs: no Solve run while a benchmark runs.
+        w.benchmark.controller.busy_changed.connect(lambda _busy: self._sync_busy())
         r.status.connect(lambda text: w.statusBar().showMessage(text))
         r.updated.connect(self._on_updated)
         r.failed.connect(self.report_error)
@@ -104,6 +106,10 @@ class AppController(QObject):
         w.candidates.apply(changes)
         w.tree.apply(changes)
         w.answer.apply(changes)
+
+    def _sync_busy(self) -> None:
+        bench = self.window.benchmark.controller.busy
+        self.window.set_busy(self.runs.busy, blocked=bench and not self.runs.busy)
 
     def _on_run_ended(self, status: str) -> None:
         self.save_state()
@@ -209,6 +215,12 @@ class AppController(QObject):
 
     def start_run(self) -> bool:
         if self.runs.busy:
+            return False
+        if self.window.benchmark.controller.busy:
+            self.report_error(
+                "A benchmark is running.",
+                "Stop it or wait for it in the Benchmark tab: one model runs at a time.",
+            )
             return False
         try:
             req = self.build_request()

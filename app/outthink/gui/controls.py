@@ -301,6 +301,9 @@ class ControlPanel(QWidget):
         self.beam_width.setEnabled(uses_width and "width" not in fixed)
         self.width_label.setEnabled(self.beam_width.isEnabled())
 
-    def set_busy(self, busy: bool) -> None:
-        self.run_button.setEnabled(not busy)
+    def set_busy(self, busy: bool, *, blocked: bool = False) -> None:
+        self.run_button.setEnabled(not busy and not blocked)
+        self.run_button.setToolTip(
+            "A benchmark is running; Run is back when it ends." if blocked else TOOLTIPS["run"]
+        )
         self.stop_button.setEnabled(busy)

@@ -111,9 +111,10 @@ class MainWindow(QMainWindow):
         for action in (self.run_action, self.stop_action):
             self.addAction(action)
 
-    def set_busy(self, busy: bool) -> None:
-        self.controls.set_busy(busy)
-        self.run_action.setEnabled(not busy)
+    def set_busy(self, busy: bool, *, blocked: bool = False) -> None:
+        """``busy``: a Solve run is going; ``blocked``: the engine is busy elsewhere."""
+        self.controls.set_busy(busy, blocked=blocked)
+        self.run_action.setEnabled(not busy and not blocked)
         self.stop_action.setEnabled(busy)
         self.open_run_action.setEnabled(not busy)
 
