@@ -366,3 +366,14 @@ def test_sampling_matches_llama_cpp_and_logprobs_are_exact(model: Model, params)
                 seq.logits_index = 0
         finally:
             llama_cpp.llama_sampler_free(reference)
+
+
+def test_headers_are_parsed_once_per_file_version(tiny_model: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy.gguf"
+    copy.write_bytes(tiny_model.read_bytes())
+    first = read_header(copy)
+    assert read_header(copy) is first  # unchanged file: the parse is reused
+    data = bytearray(copy.read_bytes())
+    copy.write_bytes(bytes(data[:-1000]))  # changed file: parsed (and checked) again
+    with pytest.raises(ModelCorruptError):
+        read_header(copy)
