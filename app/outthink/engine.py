@@ -810,8 +810,12 @@ class LlamaGenerator:
         ptr = lib.llama_get_logits(self.ctx.ptr)
         rows = np.ctypeslib.as_array(ptr, shape=(n_rows, self.model.n_vocab))
         best = rows.max(axis=1)
-        total = np.exp(rows - best[:, None]).sum(axis=1, dtype=np.float64)
-        return best.astype(np.float64) + np.log(total)
+        # in place, float32: half the time of the naive expression (4M exps at N=16)
+        buf = np.empty_like(rows)
+        np.subtract(rows, best[:, None], out=buf)
+        np.exp(buf, out=buf)
+        total = buf.sum(axis=1)
+        return best.astype(np.float64) + np.log(total.astype(np.float64))
 
     def _sample(self, s: _Seq, lse: float | None = None) -> tuple[int, float]:
         """Sample with the sequence's own llama.cpp sampler chain (top-k, top-p, min-p,
