@@ -295,26 +295,10 @@ def _print_table(rows: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``outthink bench ...`` on its own (``python -m outthink.bench.cli bench ...``), with the
-    same logging and error handling as :func:`outthink.cli.main`."""
-    from outthink.cli import setup_logging
-    from outthink.errors import OutthinkError, describe
+    """``python -m outthink.bench.cli bench ...``: the same as ``outthink bench ...``."""
+    from outthink.cli import main as cli_main
 
-    parser = argparse.ArgumentParser(prog="outthink")
-    parser.add_argument("--verbose", "-v", action="store_true", help="log debug details to stderr")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_bench_parser(sub)
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    setup_logging(args.verbose)
-    try:
-        return int(args.func(args))
-    except OutthinkError as exc:
-        log.info("Command failed: %s", exc)
-        print(f"Error: {describe(exc)}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("Interrupted; finished runs are saved.", file=sys.stderr)
-        return 130
+    return cli_main(sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":
