@@ -265,6 +265,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
             threads=threads,
             cancel=cancel,
             run_info={"policy": choice.label},
+            n_ctx=settings.context_size,
         )
         for ev in stream:
             events.append(ev)

@@ -148,7 +148,7 @@ def run_job(
             gpu_layers=req.gpu_layers,
         )
         yield Status(f"Preparing the {req.verifier} verifier…")
-        verifier, loaded = build_verifier(args, req.settings)
+        verifier, loaded = build_verifier(args, req.settings, cancel)
         if cancel.cancelled:
             raise Cancelled()
     except Cancelled:
@@ -173,8 +173,10 @@ def run_job(
             threads=req.threads,
             cancel=cancel,
             run_info={"policy": choice.label, **req.run_info},
+            n_ctx=req.settings.context_size,
         )
     finally:
+        verifier.close()  # its context goes before its model
         for model in loaded:  # verifier models: loaded per run (the policy is the cached one)
             model.close()
 

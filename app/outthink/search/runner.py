@@ -92,8 +92,13 @@ def solve(
     threads: int | None = None,
     cancel: CancelToken | None = None,
     run_info: dict[str, Any] | None = None,
+    n_ctx: int = 0,
 ) -> Iterator[Event]:
-    """Solve ``problem`` with a loaded llama.cpp policy; see :func:`run_search`."""
+    """Solve ``problem`` with a loaded llama.cpp policy; see :func:`run_search`.
+
+    ``n_ctx``: the context size setting; 0 sizes the context from the request, a larger value
+    is used as given (a smaller one is raised to what the request needs).
+    """
     from outthink.engine import LlamaGenerator, check_memory, plan_context
 
     cancel = cancel or CancelToken()
@@ -115,11 +120,11 @@ def solve(
         n_seq = spec.sequences(cfg)
         prompt_tokens = len(policy.tokenize(prompt.text))
         # every sequence, lookahead roll-outs included, stays under max_tokens new tokens
-        n_ctx = plan_context(prompt_tokens, n_seq, cfg.max_tokens)
-        check_memory(policy.header, n_ctx, n_seq, what=f"This run ({n_seq} sequences)")
+        planned = max(n_ctx, plan_context(prompt_tokens, n_seq, cfg.max_tokens))
+        check_memory(policy.header, planned, n_seq, what=f"This run ({n_seq} sequences)")
         return LlamaGenerator(
             policy,
-            n_ctx=n_ctx,
+            n_ctx=planned,
             n_seq_max=n_seq,
             threads=threads,
             cancel=cancel,
