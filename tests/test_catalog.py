@@ -453,3 +453,14 @@ def test_fits_in_memory_warns_before_loading(tmp_path: Path) -> None:
         catalog.check_memory(entry, 4096, 4, available=1 << 30)
     measured = catalog.available_memory()
     assert measured is None or measured > 0
+
+
+def test_data_folder_setting_moves_the_data_and_models(tmp_path, monkeypatch) -> None:
+    from outthink.config import Settings, data_dir, save_settings
+
+    monkeypatch.delenv("OUTTHINK_DATA_DIR")
+    save_settings(Settings(data_dir=str(tmp_path / "elsewhere")))
+    assert data_dir() == tmp_path / "elsewhere"
+    assert Settings().models_path() == tmp_path / "elsewhere" / "models"
+    monkeypatch.setenv("OUTTHINK_DATA_DIR", str(tmp_path / "env"))  # the variable still wins
+    assert data_dir() == tmp_path / "env"

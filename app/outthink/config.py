@@ -30,7 +30,34 @@ def _dir(env: str, default: str) -> Path:
 
 
 def data_dir() -> Path:
-    return _dir("OUTTHINK_DATA_DIR", platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    """The data folder: ``OUTTHINK_DATA_DIR``, else the ``data_dir`` setting, else the
+    platform's default."""
+    if os.environ.get("OUTTHINK_DATA_DIR"):
+        return Path(os.environ["OUTTHINK_DATA_DIR"]).expanduser()
+    configured = _configured_data_dir()
+    if configured:
+        return Path(configured).expanduser()
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+_data_dir_cache: tuple[tuple[str, int], str] | None = None
+
+
+def _configured_data_dir() -> str:
+    """The ``data_dir`` setting, re-read only when the settings file changes."""
+    global _data_dir_cache
+    path = settings_path()
+    try:
+        key = (str(path), path.stat().st_mtime_ns)
+    except OSError:
+        return ""
+    if _data_dir_cache is None or _data_dir_cache[0] != key:
+        try:
+            value = str(tomllib.loads(path.read_text(encoding="utf-8")).get("data_dir", ""))
+        except (OSError, tomllib.TOMLDecodeError):
+            value = ""  # load_settings reports a broken file; the default folder serves meanwhile
+        _data_dir_cache = (key, value)
+    return _data_dir_cache[1]
 
 
 def config_dir() -> Path:
@@ -57,6 +84,7 @@ class Settings:
     threads: int = 0  # 0 = physical cores
     gpu_layers: int = 0
     context_size: int = 0  # 0 = sized from the request
+    data_dir: str = ""  # "" = the platform's data folder (OUTTHINK_DATA_DIR overrides)
     models_dir: str = ""  # "" = <data dir>/models
     hf_token: str = ""
     hf_endpoint: str = ""  # mirror; "" = the library's default

@@ -167,3 +167,20 @@ def test_main_window_has_a_benchmark_mode_prefilled_with_the_solve_models(qtbot)
     w.modes.setCurrentIndex(1)
     assert w.benchmark.verifier.currentData() == ctl.controls.verifier.currentData()
     ctl.shutdown()
+
+
+def test_benchmark_run_waits_while_a_solve_run_holds_the_engine(qtbot, monkeypatch) -> None:
+    from outthink.gui.app_controller import AppController
+
+    ctl = AppController()
+    qtbot.addWidget(ctl.window)
+    tab = ctl.window.benchmark
+    assert tab.run_button.isEnabled()
+    solving = {"busy": True}
+    monkeypatch.setattr(type(ctl.runs), "busy", property(lambda self: solving["busy"]))
+    ctl.runs.busy_changed.emit(True)
+    assert not tab.run_button.isEnabled() and "Solve" in tab.run_button.toolTip()
+    solving["busy"] = False
+    ctl.runs.busy_changed.emit(False)
+    assert tab.run_button.isEnabled()
+    ctl.shutdown()

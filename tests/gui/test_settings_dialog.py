@@ -16,6 +16,7 @@ def test_values_round_trip(qtbot: Any) -> None:
     assert dlg.threads.value() == 3 and dlg.context_size.value() == 4096
     dlg.threads.setValue(2)
     dlg.models_dir.setText("/tmp/my-models")
+    dlg.data_dir.setText("/tmp/my-data")
     dlg.hf_token.setText("hf_secret")
     dlg.hf_endpoint.setText("https://hf-mirror.example")
     dlg.offline.setChecked(True)
@@ -23,6 +24,7 @@ def test_values_round_trip(qtbot: Any) -> None:
     save_settings(result)
     stored = load_settings()
     assert stored.threads == 2 and stored.models_dir == "/tmp/my-models"
+    assert stored.data_dir == "/tmp/my-data"
     assert stored.hf_token == "hf_secret" and stored.hf_endpoint == "https://hf-mirror.example"
     assert stored.offline and stored.context_size == 4096
     assert stored.extra == {"gui.n": 5} and stored.last_problem == "x"  # kept

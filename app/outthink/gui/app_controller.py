@@ -110,6 +110,7 @@ class AppController(QObject):
     def _sync_busy(self) -> None:
         bench = self.window.benchmark.controller.busy
         self.window.set_busy(self.runs.busy, blocked=bench and not self.runs.busy)
+        self.window.benchmark.set_engine_busy(self.runs.busy)
 
     def _on_run_ended(self, status: str) -> None:
         self.save_state()

@@ -734,8 +734,16 @@ class BenchmarkTab(QWidget):
 
     # ------------------------------------------------------------------ view updates
 
+    #: True while a Solve run holds the engine thread (a benchmark started then would queue)
+    _engine_busy = False
+
+    def set_engine_busy(self, busy: bool) -> None:
+        self._engine_busy = busy
+        self.run_button.setEnabled(not busy and not self.stop_button.isEnabled())
+        self.run_button.setToolTip("Wait for the Solve run to finish." if busy else "")
+
     def _set_busy(self, busy: bool) -> None:
-        self.run_button.setEnabled(not busy)
+        self.run_button.setEnabled(not busy and not self._engine_busy)
         self.open_button.setEnabled(not busy)
         self.stop_button.setEnabled(busy)
 

@@ -83,6 +83,20 @@ class SettingsDialog(QDialog):
         )
         form.addRow("Context size", self.context_size)
 
+        data_row = QHBoxLayout()
+        self.data_dir = QLineEdit(settings.data_dir)
+        self.data_dir.setPlaceholderText(str(data_dir()))
+        self.data_dir.setToolTip(
+            "Where Outthink keeps its data (models unless set below, downloads in progress, "
+            "benchmark recommendations). Empty = the default folder shown."
+        )
+        self.data_dir.setMinimumWidth(theme.em(self, 22))
+        browse_data = QPushButton("Browse…")
+        browse_data.clicked.connect(lambda: self._browse_into(self.data_dir, "Data folder"))
+        data_row.addWidget(self.data_dir, 1)
+        data_row.addWidget(browse_data)
+        form.addRow("Data folder", data_row)
+
         folder_row = QHBoxLayout()
         self.models_dir = QLineEdit(settings.models_dir)
         self.models_dir.setPlaceholderText(str(data_dir() / "models"))
@@ -185,11 +199,12 @@ class SettingsDialog(QDialog):
         super().accept()
 
     def _browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(
-            self, "Models folder", self.models_dir.text() or str(data_dir())
-        )
+        self._browse_into(self.models_dir, "Models folder")
+
+    def _browse_into(self, field: QLineEdit, title: str) -> None:
+        folder = QFileDialog.getExistingDirectory(self, title, field.text() or str(data_dir()))
         if folder:
-            self.models_dir.setText(folder)
+            field.setText(folder)
 
     def result_settings(self) -> Settings:
         """A copy of the settings with the dialog's values (extra and last problem kept)."""
@@ -199,6 +214,7 @@ class SettingsDialog(QDialog):
             gpu_layers=self.gpu_layers.value() if self.gpu_layers.isEnabled() else
             self.settings.gpu_layers,
             context_size=self.context_size.value(),
+            data_dir=self.data_dir.text().strip(),
             models_dir=self.models_dir.text().strip(),
             hf_token=self.hf_token.text().strip(),
             hf_endpoint=self.hf_endpoint.text().strip(),
