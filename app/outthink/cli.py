@@ -197,6 +197,24 @@ def _auto_strategy(args: argparse.Namespace, settings: Settings, problem: str) -
     return cfg.strategy
 
 
+def search_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The SearchConfig fields that `solve` and `bench` take from the same options."""
+    return {
+        name: getattr(args, name)
+        for name in (
+            "width",
+            "max_steps",
+            "max_tokens",
+            "temperature",
+            "top_p",
+            "top_k",
+            "min_p",
+            "seed",
+            "agg",
+        )
+    }
+
+
 def cmd_solve(args: argparse.Namespace) -> int:
     from outthink.engine import Model, check_memory, check_model_file, plan_context
     from outthink.search.runner import solve
@@ -213,17 +231,9 @@ def cmd_solve(args: argparse.Namespace) -> int:
     cfg = SearchConfig(
         strategy=args.strategy,
         n=args.n,
-        width=args.width,
-        max_steps=args.max_steps,
-        max_tokens=args.max_tokens,
-        temperature=args.temperature,
-        top_p=args.top_p,
-        top_k=args.top_k,
-        min_p=args.min_p,
-        seed=args.seed,
         select=args.select,
-        agg=args.agg,
         lookahead=args.lookahead,
+        **search_options(args),
     ).validate()
     choice = resolve_policy(args.policy, settings)
     header = check_model_file(choice.path)

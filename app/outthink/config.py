@@ -105,6 +105,17 @@ class Settings:
         return self.offline or flag in {"1", "true", "yes", "on"}
 
 
+def fsync_dir(folder: Path) -> None:
+    """Make a rename or a new file in ``folder`` survive a crash (no-op where unsupported)."""
+    if os.name == "nt":  # directories cannot be fsynced there
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def load_settings(path: Path | None = None) -> Settings:
     path = path or settings_path()
     if not path.exists():

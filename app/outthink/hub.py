@@ -67,7 +67,7 @@ from outthink.catalog import (
     record_verified,
     sha256_file,
 )
-from outthink.config import Settings, load_settings, settings_path
+from outthink.config import Settings, fsync_dir, load_settings, settings_path
 from outthink.errors import Cancelled, CatalogError, DownloadError, OutthinkError
 from outthink.generation import CancelToken
 
@@ -647,7 +647,7 @@ def _download_locked(
         )
     dest.parent.mkdir(parents=True, exist_ok=True)
     os.replace(part, dest)
-    _fsync_dir(dest.parent)
+    fsync_dir(dest.parent)
     state_path.unlink(missing_ok=True)
     try:
         record_verified(dest, digest, settings, repo=item.repo, filename=item.filename,
@@ -729,16 +729,6 @@ def _write_chunk(fh: IO[bytes], data: bytes) -> None:
 def _discard(part: Path, state_path: Path) -> None:
     part.unlink(missing_ok=True)
     state_path.unlink(missing_ok=True)
-
-
-def _fsync_dir(folder: Path) -> None:
-    if sys.platform == "win32":  # pragma: no cover - directories cannot be fsynced there
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _size(n: int) -> str:

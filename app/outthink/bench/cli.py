@@ -168,21 +168,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         run_bench,
         verifier_id,
     )
-    from outthink.cli import resolve_policy
+    from outthink.cli import resolve_policy, search_options
 
     settings = load_settings()
     resolve_reference(args.reference_lines, None)  # a typo fails now, not after the run
-    search = SearchConfig(
-        width=args.width,
-        max_steps=args.max_steps,
-        max_tokens=args.max_tokens,
-        temperature=args.temperature,
-        top_p=args.top_p,
-        top_k=args.top_k,
-        min_p=args.min_p,
-        seed=args.seed,
-        agg=args.agg,
-    )
+    search = SearchConfig(**search_options(args))
     spec = BenchSpec(
         tuple(args.strategies), tuple(args.budgets), tuple(args.select), search
     ).validate()

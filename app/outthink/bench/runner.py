@@ -58,7 +58,7 @@ from typing import Any, Protocol
 
 from outthink import __version__
 from outthink.answers import is_correct
-from outthink.config import Settings
+from outthink.config import Settings, fsync_dir
 from outthink.errors import ConfigError
 from outthink.events import (
     AnswerSelected,
@@ -533,7 +533,7 @@ class ResultsLog:
             fh.flush()
             os.fsync(fh.fileno())
         if new:
-            _fsync_dir(self.path.parent)
+            fsync_dir(self.path.parent)
         for r in records:
             self.records[record_key(r)] = dict(r)
 
@@ -563,16 +563,6 @@ def read_results(out_dir: Path) -> list[dict[str, Any]]:
     for record in _parse_lines(data[:cut], path):
         latest[record_key(record)] = record
     return list(latest.values())
-
-
-def _fsync_dir(folder: Path) -> None:
-    if os.name == "nt":  # pragma: no cover - directories cannot be fsynced there
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def read_config(out_dir: Path) -> dict[str, Any] | None:
