@@ -22,6 +22,7 @@ run: $(STAMP)
 ## make test: create .venv, install with dev tools and the starter model, lint and test
 test: $(STAMP)
 	$(BIN)/ruff check app tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/lint-imports
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)
 

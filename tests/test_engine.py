@@ -17,6 +17,7 @@ from outthink.engine import (
     check_memory,
     check_model_file,
     plan_context,
+    top_candidates,
 )
 from outthink.errors import (
     Cancelled,
@@ -338,6 +339,8 @@ def test_chat_template_comes_from_the_gguf(tiny_chat_model: Path) -> None:
         SamplingParams(temperature=0.8, top_k=40, top_p=0.95, min_p=0.05, seed=11),
         SamplingParams(temperature=1.0, top_k=0, top_p=1.0, min_p=0.0, seed=12),
         SamplingParams(temperature=0.0, seed=13),
+        SamplingParams(temperature=0.7, top_k=5, top_p=0.9, min_p=0.0, seed=14),
+        SamplingParams(temperature=0.9, top_k=300, top_p=0.99, min_p=0.0, seed=15),
     ],
 )
 def test_sampling_matches_llama_cpp_and_logprobs_are_exact(model: Model, params) -> None:
@@ -354,18 +357,58 @@ def test_sampling_matches_llama_cpp_and_logprobs_are_exact(model: Model, params)
             for _ in range(40):
                 seq = gen._seqs[sid]
                 expected = llama_cpp.llama_sampler_sample(reference, gen.ctx.ptr, seq.logits_index)
-                token, logprob = gen._sample(seq)
+                ((token, logprob),) = gen._sample_all([seq])
                 assert token == expected
                 row = gen.ctx.logits(seq.logits_index).astype("float64")
                 exact_lse = row.max() + np.log(np.exp(row - row.max()).sum())
                 assert logprob == pytest.approx(row[token] - exact_lse, abs=1e-4)
-                if seq.logits_index == 0:  # one token decoded: output row 0 is this row
-                    assert gen._row_lse(1)[0] == pytest.approx(exact_lse, abs=1e-4)
                 gen.ctx.decode([token], [seq.n_past], [sid], [True])
                 seq.n_past += 1
                 seq.logits_index = 0
         finally:
             llama_cpp.llama_sampler_free(reference)
+
+
+@pytest.mark.parametrize("v", [512, 1000, 4096 * 16, 4096 * 16 + 37, 151_936])
+@pytest.mark.parametrize("k", [1, 5, 40, 256])
+def test_top_candidates_are_exactly_the_k_largest(v: int, k: int) -> None:
+    rng = np.random.default_rng(v * 1000 + k)
+    rows = rng.normal(size=(3, v)).astype(np.float32)
+    rows[1, rng.integers(0, v, size=k)] += 30.0  # a peaked row
+    rows[2, -3:] = 100.0  # the largest tokens in the tail past the last full group
+    ids, vals = top_candidates(rows, k)
+    assert ids.shape == vals.shape == (3, k)
+    for r in range(3):
+        assert len(set(ids[r].tolist())) == k
+        assert np.array_equal(rows[r, ids[r]], vals[r])
+        assert np.sort(vals[r])[0] >= np.sort(rows[r])[-k]  # nothing larger was left out
+
+
+@pytest.mark.parametrize("top_k", [5, 40])
+def test_batched_draws_equal_whole_vocabulary_draws(
+    model: Model, top_k: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many sequences drawn from precomputed top-k candidates (log-normalisers partly on the
+    helper thread) give exactly the tokens and log-probabilities of llama.cpp sampling each
+    sequence over the whole vocabulary."""
+    import outthink.engine as engine
+
+    params = SamplingParams(
+        temperature=0.9, top_k=top_k, top_p=0.95, min_p=0.02, seed=5, max_tokens=30, stop=()
+    )
+
+    def run() -> list:
+        with make_gen(model, 8) as gen:
+            ids = gen.start("one two three", 8, params)
+            return [(o.tokens, o.logprobs) for o in run_to_completion(gen.extend(ids))]
+
+    fast = run()
+    monkeypatch.setattr(engine, "TOPK_FAST_MAX", 0)  # every draw over the whole vocabulary
+    slow = run()
+    assert len({t for t, _ in fast}) > 1
+    for (ft, fl), (st, sl) in zip(fast, slow, strict=True):
+        assert ft == st
+        assert fl == pytest.approx(sl, abs=1e-4)
 
 
 def test_headers_are_parsed_once_per_file_version(tiny_model: Path, tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ import math
 import os
 import threading
 from collections.abc import Generator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -373,6 +374,8 @@ class Context:
         self._batch = lib.llama_batch_init(max(n_batch, n_seq_max), 0, 1)
         self._batch_cap = max(n_batch, n_seq_max)
         self.stats = DecodeStats()
+        self.n_outputs = 0
+        self._output_rows: dict[int, int] | None = None
         #: Bumped by every decode; logits rows are valid only for the epoch they came from.
         self.epoch = 0
         self._closed = False
@@ -420,6 +423,10 @@ class Context:
         with DECODE_LOCK:
             rc = lib.llama_decode(self._ptr, b)
         self.epoch += 1
+        self.n_outputs = n_out
+        self._output_rows = (
+            None if n_out == n else {i: r for r, i in enumerate(_flagged(want_logits))}
+        )
         if rc == 1:
             raise EngineError(
                 f"The context ({self.n_ctx:,} tokens) is full.",
@@ -443,6 +450,23 @@ class Context:
             self.decode(
                 chunk, range(start_pos + lo, start_pos + lo + len(chunk)), [seq] * len(chunk), flags
             )
+
+    def output_row(self, batch_index: int) -> int:
+        """Row of :meth:`output_logits` holding the logits of ``batch_index``."""
+        if self._output_rows is None:
+            return batch_index
+        try:
+            return self._output_rows[batch_index]
+        except KeyError:
+            raise EngineError(f"internal: no logits for batch index {batch_index}") from None
+
+    def output_logits(self) -> np.ndarray:
+        """Every logits row of the last decode, in batch order: ``(n_outputs, n_vocab)``, a
+        live view valid until the next decode."""
+        ptr = _llama().llama_get_logits(self._ptr)
+        if not ptr or not self.n_outputs:
+            raise EngineError("internal: the last decode produced no logits")
+        return np.ctypeslib.as_array(ptr, shape=(self.n_outputs, self.model.n_vocab))
 
     def logits(self, batch_index: int) -> np.ndarray:
         """Logits of the token at ``batch_index`` in the last decoded batch (a live view)."""
@@ -490,6 +514,106 @@ class Context:
         self.close()
 
 
+# --------------------------------------------------------------------------- sampling maths
+
+
+def _flagged(flags: Sequence[bool]) -> list[int]:
+    return [i for i, f in enumerate(flags) if f]
+
+
+#: Interleaved token groups searched for a row's top-k candidates (see :func:`top_candidates`).
+TOPK_GROUPS = 4096
+#: Sequences with a larger top-k (or none) are sampled by llama.cpp over the whole vocabulary.
+TOPK_FAST_MAX = 256
+
+
+def top_candidates(rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` largest logits of every row and their token ids (exact; unordered).
+
+    Tokens fall into G interleaved groups (token ``t`` in group ``t mod G``). A token among a
+    row's ``k`` largest lies in one of the ``k`` groups with the largest maxima (else ``k``
+    group maxima would all beat it), so only those ``k`` groups are searched: one pass of
+    elementwise maxima over the row instead of a selection over the whole vocabulary, which
+    costs as much as llama.cpp's own top-k (about 1 ms a row on a 262k vocabulary).
+    """
+    n, v = rows.shape
+    k = max(1, min(k, v))
+    g = min(TOPK_GROUPS, v // 16)
+    if k >= g:  # small vocabulary: select directly
+        idx = np.argpartition(rows, v - k, axis=1)[:, v - k :]
+        return idx, np.take_along_axis(rows, idx, axis=1)
+    m, tail = divmod(v, g)
+    gmax = rows[:, : m * g].reshape(n, m, g).max(axis=1)
+    if tail:
+        np.maximum(gmax[:, :tail], rows[:, m * g :], out=gmax[:, :tail])
+    groups = np.argpartition(gmax, g - k, axis=1)[:, g - k :]  # (n, k)
+    offsets = np.arange(m + (1 if tail else 0)) * g
+    cols = (groups[:, None, :] + offsets[None, :, None]).reshape(n, -1)
+    if tail:
+        valid = cols < v
+        vals = np.take_along_axis(rows, np.where(valid, cols, 0), axis=1)
+        vals[~valid] = -np.inf
+    else:
+        vals = np.take_along_axis(rows, cols, axis=1)
+    top = np.argpartition(vals, vals.shape[1] - k, axis=1)[:, -k:]
+    return np.take_along_axis(cols, top, axis=1), np.take_along_axis(vals, top, axis=1)
+
+
+def log_normaliser(row: np.ndarray, best: float, buf: np.ndarray) -> float:
+    """``log(sum(exp(row)))`` given the row's maximum, in float32 through ``buf`` (one row at
+    a time stays in the CPU cache: faster than one pass over all rows)."""
+    np.subtract(row, best, out=buf)
+    np.exp(buf, out=buf)
+    return best + math.log(float(buf.sum(dtype=np.float64)))
+
+
+class _CandidateSampler:
+    """Runs a sequence's llama.cpp sampler chain on a given candidate set, exactly as
+    ``llama_sampler_sample`` runs it on the whole vocabulary (apply, then accept)."""
+
+    def __init__(self, capacity: int) -> None:
+        lib = _llama()
+        self._lib = lib
+        self._data = (lib.llama_token_data * capacity)()
+        self._view = np.ctypeslib.as_array(self._data).view(
+            np.dtype([("id", "<i4"), ("logit", "<f4"), ("p", "<f4")])
+        )
+        self._ptr = ctypes.cast(self._data, ctypes.POINTER(lib.llama_token_data))
+        self._arr = lib.llama_token_data_array()
+        self._ref = ctypes.byref(self._arr)
+
+    def sample(self, chain: Any, ids: np.ndarray, logits: np.ndarray) -> int:
+        n = len(ids)
+        view = self._view
+        view["id"][:n] = ids
+        view["logit"][:n] = logits
+        view["p"][:n] = 0.0
+        arr = self._arr
+        arr.data = self._ptr
+        arr.size = n
+        arr.selected = -1
+        arr.sorted = False
+        self._lib.llama_sampler_apply(chain, self._ref)
+        if not 0 <= arr.selected < arr.size:
+            raise EngineError("internal: the sampler chain selected no token")
+        token = int(arr.data[arr.selected].id)
+        self._lib.llama_sampler_accept(chain, token)
+        return token
+
+
+@dataclass(slots=True)
+class _Rows:
+    """What sampling needs from the logits rows of one decode, computed once per decode and
+    shared by every sequence reading the same row (after the prompt or a fork, many do)."""
+
+    epoch: int
+    logits: np.ndarray  # (n_outputs, n_vocab), live until the next decode
+    lse: dict[int, float] = field(default_factory=dict)
+    k: int = 0  # candidates per row computed so far
+    cand_ids: dict[int, np.ndarray] = field(default_factory=dict)
+    cand_logits: dict[int, np.ndarray] = field(default_factory=dict)
+
+
 # --------------------------------------------------------------------------- generator
 
 
@@ -509,7 +633,6 @@ class _Seq:
     logits_index: int = -1  # batch index of this sequence's current logits
     logits_epoch: int = -1
     generated: int = 0
-    lse: float = math.nan  # log-normaliser of the current logits row (NaN: not computed)
     text: bytearray = field(default_factory=bytearray)
     finished: bool = False
 
@@ -561,6 +684,11 @@ class LlamaGenerator:
         self._free: list[int] = list(range(n_seq_max - 1, -1, -1))
         self._fork_counter = 0
         self._prompt_has_bos = prompt_has_bos
+        self._cur_rows: _Rows | None = None
+        self._sampler = _CandidateSampler(TOPK_FAST_MAX)
+        self._lse_buf = np.empty(model.n_vocab, dtype=np.float32)
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_buf = self._lse_buf
 
     @property
     def n_seq_max(self) -> int:
@@ -653,7 +781,6 @@ class LlamaGenerator:
             pending=src.pending,
             logits_index=src.logits_index,
             logits_epoch=src.logits_epoch,
-            lse=src.lse,
             generated=src.generated,
             text=bytearray(src.text),
             finished=src.finished,
@@ -732,19 +859,17 @@ class LlamaGenerator:
                 )
                 self.usage.decoded_tokens += len(batch)
                 self.usage.decode_calls += 1
-                lses = self._row_lse(len(batch))
                 for i, s in enumerate(batch):
                     s.n_past += 1
                     s.pending = None
                     s.logits_index = i
                     s.logits_epoch = ctx.epoch
-                    s.lse = float(lses[i])
             # 2. sample one token for every live sequence
+            drawn = self._sample_all(live)
             deltas: dict[int, str] = {}
             still: list[_Seq] = []
-            for s in live:
+            for s, (token, logprob) in zip(live, drawn, strict=True):
                 st = steps[s.sid]
-                token, logprob = self._sample(s, None if math.isnan(s.lse) else s.lse)
                 s.generated += 1
                 self.usage.generated_tokens += 1
                 stop: StopReason | None = None
@@ -803,34 +928,80 @@ class LlamaGenerator:
                 return True
         return False
 
-    def _row_lse(self, n_rows: int) -> np.ndarray:
-        """Log-normalisers of the first ``n_rows`` output rows of the last decode, in one
-        vectorised pass (one row per sequence: per-row Python calls cost more than the maths)."""
-        lib = _llama()
-        ptr = lib.llama_get_logits(self.ctx.ptr)
-        rows = np.ctypeslib.as_array(ptr, shape=(n_rows, self.model.n_vocab))
-        best = rows.max(axis=1)
-        # in place, float32: half the time of the naive expression (4M exps at N=16)
-        buf = np.empty_like(rows)
-        np.subtract(rows, best[:, None], out=buf)
-        np.exp(buf, out=buf)
-        total = buf.sum(axis=1)
-        return best.astype(np.float64) + np.log(total.astype(np.float64))
+    def _rows(self) -> _Rows:
+        rows = self._cur_rows
+        if rows is None or rows.epoch != self.ctx.epoch:
+            rows = self._cur_rows = _Rows(self.ctx.epoch, self.ctx.output_logits())
+        return rows
 
-    def _sample(self, s: _Seq, lse: float | None = None) -> tuple[int, float]:
-        """Sample with the sequence's own llama.cpp sampler chain (top-k, top-p, min-p,
-        temperature, seeded draw); return the token and its log-probability under the raw
-        model (``lse``: the row's log-normaliser when already computed)."""
-        lib = _llama()
-        row = self.ctx.logits(s.logits_index)
-        if lse is None:
-            best = float(row.max())
-            lse = best + float(np.log(np.exp(row - best).sum(dtype=np.float64)))
-        if s.sampling.greedy:
-            token = int(np.argmax(row))
-        else:
-            token = int(lib.llama_sampler_sample(s.chain, self.ctx.ptr, s.logits_index))
-        return token, float(row[token]) - lse
+    @staticmethod
+    def _fast(s: _Seq) -> bool:
+        return not s.sampling.greedy and 0 < s.sampling.top_k <= TOPK_FAST_MAX
+
+    def _sample_all(self, seqs: Sequence[_Seq]) -> list[tuple[int, float]]:
+        """One token for each sequence, with its log-probability under the raw model.
+
+        Each sequence's own llama.cpp chain draws (top-k, top-p, min-p, temperature, seeded
+        draw), but from its row's top-k candidates, found for all rows at once
+        (:func:`top_candidates`), instead of from the whole vocabulary: the same draw, at a
+        fraction of the cost. The exact log-normaliser of each row is computed once.
+        """
+        rows = self._rows()
+        ctx = self.ctx
+        where = [ctx.output_row(s.logits_index) for s in seqs]
+        # exact log-normalisers of the rows not yet done: most of them on a helper thread
+        # (numpy lets go of the GIL) while this one draws the tokens
+        todo = sorted({r for r in where if r not in rows.lse})
+        helper = None
+        if len(todo) >= 4 and self.ctx.threads > 1:
+            split = len(todo) // 4
+            helper = self._helper().submit(self._log_normalisers, rows.logits, todo[split:])
+            todo = todo[:split]
+        try:
+            k = max((s.sampling.top_k for s in seqs if self._fast(s)), default=0)
+            if k > rows.k:
+                used = sorted({r for r, s in zip(where, seqs, strict=True) if self._fast(s)})
+                block = rows.logits if len(used) == len(rows.logits) else rows.logits[used]
+                ids, vals = top_candidates(block, k)
+                rows.cand_ids.clear()  # fewer than k candidates would be wrong for top-k = k
+                rows.cand_logits.clear()
+                for j, r in enumerate(used):
+                    rows.cand_ids[r] = ids[j]
+                    rows.cand_logits[r] = vals[j]
+                rows.k = k
+            lib = _llama()
+            tokens = []
+            for s, r in zip(seqs, where, strict=True):
+                if s.sampling.greedy:
+                    tokens.append(int(np.argmax(rows.logits[r])))
+                elif self._fast(s) and r in rows.cand_ids:
+                    tokens.append(
+                        self._sampler.sample(s.chain, rows.cand_ids[r], rows.cand_logits[r])
+                    )
+                else:
+                    tokens.append(int(lib.llama_sampler_sample(s.chain, ctx.ptr, s.logits_index)))
+            for r in todo:
+                row = rows.logits[r]
+                best = rows.cand_logits[r].max() if r in rows.cand_logits else row.max()
+                rows.lse[r] = log_normaliser(row, float(best), self._lse_buf)
+        finally:
+            # the helper reads the logits buffer: never let a decode overwrite it meanwhile
+            if helper is not None:
+                rows.lse.update(helper.result())
+        return [
+            (token, float(rows.logits[r, token]) - rows.lse[r])
+            for token, r in zip(tokens, where, strict=True)
+        ]
+
+    def _helper(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="outthink-logsumexp")
+            self._pool_buf = np.empty(self.model.n_vocab, dtype=np.float32)
+        return self._pool
+
+    def _log_normalisers(self, logits: np.ndarray, which: list[int]) -> dict[int, float]:
+        buf = self._pool_buf
+        return {r: log_normaliser(logits[r], float(logits[r].max()), buf) for r in which}
 
     def close(self) -> None:
         if getattr(self, "ctx", None) is not None:
@@ -838,6 +1009,9 @@ class LlamaGenerator:
             for s in self._seqs.values():
                 lib.llama_sampler_free(s.chain)
             self._seqs.clear()
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
             self.ctx.close()
 
     def __enter__(self) -> LlamaGenerator:

@@ -96,11 +96,15 @@ def build_prompt(
                 f"Few-shot preamble {fmt.preamble!r} not found in assets/prompts.",
                 hint="Reinstall Outthink or fix the model's catalog entry.",
             ) from exc
-        text = f"{preamble.rstrip()}\n\nProblem: {problem}\nSolution:"
-        return Prompt(text, "completion", has_bos=False, end_markers=("Problem:",))
+        return Prompt(
+            f"{preamble.rstrip()}\n\nProblem: {problem}\nSolution:",
+            "completion",
+            has_bos=False,
+            end_markers=("Problem:",),
+        )
     if fmt.kind != "chat":
         raise ConfigError(f"Unknown prompt format {fmt.kind!r}.", hint="Use chat or completion.")
-    text = None
+    text: str | None = None
     if chat_template:
         attempts = []
         if fmt.system_prompt:

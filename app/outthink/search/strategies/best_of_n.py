@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 from outthink.events import AnswerSelected, CandidateFinished, Event
 from outthink.search.config import SearchConfig
@@ -14,7 +14,9 @@ from outthink.search.selection import Scored, select
 from outthink.search.strategies import StrategySpec, register
 
 
-def sample_solutions(ctx: SearchContext, cfg: SearchConfig) -> Iterator[Event]:
+def sample_solutions(
+    ctx: SearchContext, cfg: SearchConfig
+) -> Generator[Event, None, list[Candidate]]:
     """Generate N complete, scored solutions; yields events, returns the candidates."""
     seqs = ctx.generator.start(ctx.prompt.text, cfg.n, cfg.sampling())
     cands = [Candidate(id=ctx.new_candidate_id(), seq=s) for s in seqs]
