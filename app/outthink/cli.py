@@ -13,7 +13,6 @@ import logging.handlers
 import signal
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -23,7 +22,8 @@ from outthink.config import Settings, cache_dir, config_dir, data_dir, load_sett
 from outthink.errors import ConfigError, OutthinkError, describe
 from outthink.events import Event, RunFailed, RunFinished
 from outthink.generation import CancelToken
-from outthink.prompts import DEFAULT_PREAMBLE, DEFAULT_SYSTEM_PROMPT, PromptFormat
+from outthink.prompts import PromptFormat
+from outthink.resolve import build_verifier, resolve_policy
 from outthink.search.config import SearchConfig
 from outthink.search.selection import AGGREGATIONS, SELECTION_RULES
 from outthink.search.strategies import strategy_names
@@ -63,103 +63,6 @@ def setup_logging(verbose: bool = False) -> Path | None:
     err._outthink = True  # type: ignore[attr-defined]
     root.addHandler(err)
     return path
-
-
-# --------------------------------------------------------------------------- model choice
-
-
-@dataclass(frozen=True, slots=True)
-class PolicyChoice:
-    path: Path
-    label: str
-    prompt_format: PromptFormat | None
-
-
-def _catalog_module() -> Any:
-    """The catalog module when present (it is optional for `solve` with a file path)."""
-    if importlib.util.find_spec("outthink.catalog") is None:
-        return None
-    import outthink.catalog as catalog
-
-    return catalog
-
-
-def _format_from_entry(entry: Any) -> PromptFormat | None:
-    if entry is None:
-        return None
-    kind = getattr(entry, "prompt_format", None)
-    if kind not in ("chat", "completion"):
-        return None
-    return PromptFormat(
-        kind=kind,
-        system_prompt=getattr(entry, "system_prompt", None) or DEFAULT_SYSTEM_PROMPT,
-        preamble=getattr(entry, "preamble", None) or DEFAULT_PREAMBLE,
-    )
-
-
-def resolve_policy(spec: str | None, settings: Settings) -> PolicyChoice:
-    """A path, a catalog id, or (default) the embedded starter model."""
-    from outthink.starter import STARTER_ID, starter_model_path
-
-    if spec and (spec.endswith(".gguf") or Path(spec).expanduser().exists()):
-        path = Path(spec).expanduser()
-        return PolicyChoice(path, path.name, None)
-    catalog = _catalog_module()
-    model_id = spec or STARTER_ID
-    if catalog is not None:
-        resolved = catalog.resolve_model(model_id, role="policy", settings=settings)
-        return PolicyChoice(Path(resolved.path), model_id, _format_from_entry(resolved.entry))
-    if model_id == STARTER_ID:
-        return PolicyChoice(starter_model_path(settings), STARTER_ID, PromptFormat("completion"))
-    raise ConfigError(
-        f"Unknown model {model_id!r}.", hint="Give the path of a .gguf file with --policy."
-    )
-
-
-def build_verifier(
-    args: argparse.Namespace, settings: Settings, cancel: CancelToken | None = None
-) -> tuple[Any, list[Any]]:
-    """The verifier named by --verifier (a kind or a catalog id) and any models it loaded.
-
-    Close the verifier before its models (it may hold a context on them).
-    """
-    import outthink.verifiers as verifiers
-    from outthink.verifiers.base import VerifierContext
-
-    name = args.verifier
-    options: dict[str, Any] = {}
-    model_spec = args.verifier_model
-    catalog = _catalog_module()
-    if name not in verifiers.VERIFIERS and catalog is not None:
-        entry = catalog.load_catalog(settings).get(name)
-        if entry.role != "verifier" or not entry.verifier_kind:
-            raise ConfigError(
-                f"Catalog entry {name!r} is not a verifier.",
-                hint="Pick a verifier entry (see `outthink models list`) or a verifier kind.",
-            )
-        model_spec = model_spec or name
-        options = dict(entry.verifier_options or {})
-        name = entry.verifier_kind
-    spec = verifiers.get_spec(name)
-    loaded: list[Any] = []
-    ctx = VerifierContext(threads=args.threads or None, cancel=cancel)
-    if spec.needs_model:
-        if not model_spec:
-            raise ConfigError(
-                f"The {name} verifier needs a model.",
-                hint="Give one with --verifier-model (a catalog id or a .gguf path).",
-            )
-        from outthink.engine import Model
-
-        if model_spec.endswith(".gguf") or Path(model_spec).expanduser().exists():
-            vpath = Path(model_spec).expanduser()
-        elif catalog is not None:
-            vpath = Path(catalog.resolve_model(model_spec, settings=settings).path)
-        else:
-            vpath = resolve_policy(model_spec, settings).path
-        ctx.model = Model(vpath, n_gpu_layers=args.gpu_layers)
-        loaded.append(ctx.model)
-    return spec.factory(options, ctx), loaded
 
 
 # --------------------------------------------------------------------------- solve
@@ -245,7 +148,6 @@ def cmd_solve(args: argparse.Namespace) -> int:
     check_memory(header, plan_context(len(problem.encode()) + 2048, n_seq, cfg.max_tokens), n_seq)
     threads = args.threads or settings.threads or None
     gpu_layers = args.gpu_layers if args.gpu_layers is not None else settings.gpu_layers
-    args.gpu_layers = gpu_layers
     fmt = choice.prompt_format
     if args.system_prompt is not None:
         base = fmt or PromptFormat("chat")
@@ -254,7 +156,14 @@ def cmd_solve(args: argparse.Namespace) -> int:
         base = fmt or PromptFormat()
         fmt = PromptFormat(args.prompt_format, base.system_prompt, base.preamble)
     cancel = CancelToken()
-    verifier, loaded = build_verifier(args, settings, cancel)
+    verifier, loaded = build_verifier(
+        args.verifier,
+        settings,
+        model=args.verifier_model,
+        threads=threads,
+        gpu_layers=gpu_layers,
+        cancel=cancel,
+    )
     try:
         policy = Model(choice.path, n_gpu_layers=gpu_layers)
     except BaseException:

@@ -168,7 +168,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         run_bench,
         verifier_id,
     )
-    from outthink.cli import resolve_policy, search_options
+    from outthink.cli import search_options
+    from outthink.resolve import resolve_policy
 
     settings = load_settings()
     resolve_reference(args.reference_lines, None)  # a typo fails now, not after the run

@@ -44,7 +44,6 @@ Selection rules: for every strategy except adaptive the search does not depend o
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import math
@@ -311,20 +310,20 @@ def load_solver(
 ) -> ModelSolver:
     """Resolve and load the models the way ``outthink solve`` does (same helpers).
 
-    ``choice`` is an already resolved :class:`outthink.cli.PolicyChoice` for ``policy``.
+    ``choice`` is an already resolved :class:`outthink.resolve.PolicyChoice` for ``policy``.
     """
-    from outthink.cli import build_verifier, resolve_policy
     from outthink.engine import Model
+    from outthink.resolve import build_verifier, resolve_policy
 
     choice = choice or resolve_policy(policy, settings)
     layers = gpu_layers if gpu_layers is not None else settings.gpu_layers
-    args = argparse.Namespace(
-        verifier=verifier,
-        verifier_model=verifier_model,
-        threads=threads or settings.threads or 0,
+    verifier_obj, loaded = build_verifier(
+        verifier,
+        settings,
+        model=verifier_model,
+        threads=threads or settings.threads or None,
         gpu_layers=layers,
     )
-    verifier_obj, loaded = build_verifier(args, settings)
     try:
         model = Model(choice.path, n_gpu_layers=layers)
     except BaseException:

@@ -1,9 +1,9 @@
 """Runs a search for the window: model loading and the event stream, off the GUI thread.
 
 :func:`run_job` is a plain generator that runs on the engine worker thread: it resolves the
-policy (the CLI's :func:`~outthink.cli.resolve_policy`), loads it (or reuses the cached one),
-builds the verifier (the CLI's :func:`~outthink.cli.build_verifier`) and then yields the core's
-events from :func:`~outthink.search.runner.solve`. Whatever fails before the search starts is
+policy (:func:`~outthink.resolve.resolve_policy`, as the CLI does), loads it (or reuses the
+cached one), builds the verifier (:func:`~outthink.resolve.build_verifier`) and then yields the
+core's events from :func:`~outthink.search.runner.solve`. Whatever fails before the search starts is
 turned into a ``RunFailed`` event, so the GUI has one error path: the stream.
 
 :class:`RunController` lives on the GUI thread. It receives every event through a queued
@@ -14,7 +14,6 @@ at once for the events that end a run.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import logging
 from collections.abc import Callable, Iterator
@@ -130,7 +129,7 @@ def run_job(
     req: RunRequest, cache: ModelCache, cancel: CancelToken
 ) -> Iterator[Event | Status]:
     """Everything a run does off the GUI thread; ends with RunFinished or RunFailed."""
-    from outthink.cli import build_verifier, resolve_policy
+    from outthink.resolve import build_verifier, resolve_policy
     from outthink.search.runner import solve
 
     loaded: list[Any] = []
@@ -141,14 +140,15 @@ def run_job(
             raise Cancelled()
         yield Status(f"Loading {choice.label}…")
         policy = cache.get(choice.path, req.gpu_layers)
-        args = argparse.Namespace(
-            verifier=req.verifier,
-            verifier_model=req.verifier_model,
-            threads=req.threads or 0,
-            gpu_layers=req.gpu_layers,
-        )
         yield Status(f"Preparing the {req.verifier} verifier…")
-        verifier, loaded = build_verifier(args, req.settings, cancel)
+        verifier, loaded = build_verifier(
+            req.verifier,
+            req.settings,
+            model=req.verifier_model,
+            threads=req.threads or None,
+            gpu_layers=req.gpu_layers,
+            cancel=cancel,
+        )
         if cancel.cancelled:
             raise Cancelled()
     except Cancelled:

@@ -1,0 +1,118 @@
+"""Which models a run uses: the policy (a .gguf path, a catalog id, or the embedded starter
+model) and the verifier (a verifier kind or a catalog verifier entry, with its model).
+
+The command line, the desktop app and the benchmark runner all resolve models here.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from outthink.config import Settings
+from outthink.errors import ConfigError
+from outthink.generation import CancelToken
+from outthink.prompts import DEFAULT_PREAMBLE, DEFAULT_SYSTEM_PROMPT, PromptFormat
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyChoice:
+    path: Path
+    label: str
+    prompt_format: PromptFormat | None
+
+
+def catalog_module() -> Any:
+    """The catalog module when present (it is optional for `solve` with a file path)."""
+    if importlib.util.find_spec("outthink.catalog") is None:
+        return None
+    import outthink.catalog as catalog
+
+    return catalog
+
+
+def format_from_entry(entry: Any) -> PromptFormat | None:
+    if entry is None:
+        return None
+    kind = getattr(entry, "prompt_format", None)
+    if kind not in ("chat", "completion"):
+        return None
+    return PromptFormat(
+        kind=kind,
+        system_prompt=getattr(entry, "system_prompt", None) or DEFAULT_SYSTEM_PROMPT,
+        preamble=getattr(entry, "preamble", None) or DEFAULT_PREAMBLE,
+    )
+
+
+def resolve_policy(spec: str | None, settings: Settings) -> PolicyChoice:
+    """A path, a catalog id, or (default) the embedded starter model."""
+    from outthink.starter import STARTER_ID, starter_model_path
+
+    if spec and (spec.endswith(".gguf") or Path(spec).expanduser().exists()):
+        path = Path(spec).expanduser()
+        return PolicyChoice(path, path.name, None)
+    catalog = catalog_module()
+    model_id = spec or STARTER_ID
+    if catalog is not None:
+        resolved = catalog.resolve_model(model_id, role="policy", settings=settings)
+        return PolicyChoice(Path(resolved.path), model_id, format_from_entry(resolved.entry))
+    if model_id == STARTER_ID:
+        return PolicyChoice(starter_model_path(settings), STARTER_ID, PromptFormat("completion"))
+    raise ConfigError(
+        f"Unknown model {model_id!r}.", hint="Give the path of a .gguf file with --policy."
+    )
+
+
+def build_verifier(
+    name: str,
+    settings: Settings,
+    *,
+    model: str | None = None,
+    threads: int | None = None,
+    gpu_layers: int = 0,
+    cancel: CancelToken | None = None,
+) -> tuple[Any, list[Any]]:
+    """The verifier ``name`` (a verifier kind or a catalog id) and any models it loaded.
+
+    ``model`` is the verifier's model (a catalog id or a .gguf path) for kinds that need one;
+    a catalog verifier entry brings its own. Close the verifier before its models (it may hold
+    a context on them).
+    """
+    import outthink.verifiers as verifiers
+    from outthink.verifiers.base import VerifierContext
+
+    options: dict[str, Any] = {}
+    model_spec = model
+    catalog = catalog_module()
+    if name not in verifiers.VERIFIERS and catalog is not None:
+        entry = catalog.load_catalog(settings).get(name)
+        if entry.role != "verifier" or not entry.verifier_kind:
+            raise ConfigError(
+                f"Catalog entry {name!r} is not a verifier.",
+                hint="Pick a verifier entry (see `outthink models list`) or a verifier kind.",
+            )
+        model_spec = model_spec or name
+        options = dict(entry.verifier_options or {})
+        name = entry.verifier_kind
+    spec = verifiers.get_spec(name)
+    loaded: list[Any] = []
+    ctx = VerifierContext(threads=threads or None, cancel=cancel)
+    if spec.needs_model:
+        if not model_spec:
+            raise ConfigError(
+                f"The {name} verifier needs a model.",
+                hint="Give one with --verifier-model (a catalog id or a .gguf path).",
+            )
+        from outthink.engine import Model
+
+        if model_spec.endswith(".gguf") or Path(model_spec).expanduser().exists():
+            vpath = Path(model_spec).expanduser()
+        elif catalog is not None:
+            vpath = Path(catalog.resolve_model(model_spec, settings=settings).path)
+        else:
+            vpath = resolve_policy(model_spec, settings).path
+        ctx.model = Model(vpath, n_gpu_layers=gpu_layers)
+        loaded.append(ctx.model)
+    return spec.factory(options, ctx), loaded
