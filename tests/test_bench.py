@@ -279,7 +279,8 @@ def test_sources_resolve_paths_presets_and_dataset_files(tmp_path: Path) -> None
 
 @dataclass
 class DatasetHub(FakeHub):
-    """The test Hub, also answering the dataset route ``/datasets/{repo}/resolve/...``."""
+    """The test Hub answering the dataset routes ``/datasets/{repo}/resolve/...`` and
+    ``/api/datasets/{repo}`` (the file list) instead of the model ones."""
 
     raw_paths: list[tuple[str, str]] = field(default_factory=list)
 
@@ -294,6 +295,9 @@ class DatasetHub(FakeHub):
                 hub.raw_paths.append((method, path))
                 if path.startswith("/datasets/"):
                     self.path = self.path[len("/datasets"):]
+                    super()._handle(method)
+                elif path.startswith("/api/datasets/"):
+                    self.path = "/api/models/" + self.path[len("/api/datasets/"):]
                     super()._handle(method)
                 else:
                     self.send_response(404)
@@ -357,9 +361,60 @@ def test_dataset_download_then_offline_use_without_requests(
 def test_dataset_file_missing_on_the_hub_says_which_file(monkeypatch: pytest.MonkeyPatch) -> None:
     with DatasetHub() as hub:
         hub.add_file("HuggingFaceH4/MATH-500", "test.jsonl", b"{}\n")
+        hub.add_file("HuggingFaceH4/MATH-500", "README.md", b"# MATH-500\n", lfs=False)
         monkeypatch.setenv("HF_ENDPOINT", hub.url)
-        with pytest.raises(DownloadError, match=r"train\.jsonl is not in the dataset"):
+        with pytest.raises(DownloadError, match=r"train\.jsonl is not in the dataset") as err:
             load_problem_set(resolve_source("HuggingFaceH4/MATH-500:train.jsonl"))
+        # The hint is the one model downloads give (outthink.hub.map_error): the files the
+        # repo does have, listed through the dataset API, and where to fix the name.
+        assert ("GET", "/api/datasets/HuggingFaceH4/MATH-500/revision/main") in hub.raw_paths
+        assert err.value.hint == (
+            "The repo has: README.md, test.jsonl. Fix `file` in --problems "
+            "ORG/NAME:FILE@REVISION."
+        )
+        with pytest.raises(DownloadError, match="The dataset someone/nothing was not found") as err:
+            load_problem_set(resolve_source("someone/nothing:test.jsonl"))
+        assert "HTTP 404" in err.value.message and "private repos" in err.value.hint
+
+
+def test_gated_dataset_gets_the_token_hints_of_model_downloads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from outthink.config import Settings, settings_path
+
+    token = "hf_DatasetSecret_987654"
+    repo = "someone/gated-set"
+    with DatasetHub() as hub:
+        hub.add_file(repo, "test.jsonl", b'{"problem": "1+1?", "answer": "2"}\n')
+        hub.gated[repo] = token
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        source = resolve_source(f"{repo}:test.jsonl")
+        page = f"{hub.url}/datasets/{repo}"
+
+        with pytest.raises(DownloadError) as err:
+            load_problem_set(source)
+        assert err.value.message == (
+            f"The dataset {repo} is a gated repo (HTTP 401): downloading it needs a Hugging "
+            "Face token and the dataset's accepted terms."
+        )
+        assert err.value.hint == (
+            f"Open {page}, accept its terms, create a read token at {hub.url}/settings/tokens, "
+            f'then set it as the HF_TOKEN environment variable or as `hf_token = "..."` in '
+            f"{settings_path()}."
+        )
+
+        monkeypatch.setenv("HF_TOKEN", "hf_wrong_" + token)
+        with pytest.raises(DownloadError, match="HTTP 403") as err:
+            load_problem_set(source)
+        assert err.value.hint.startswith(f"A token was sent but refused. Check at {page} ")
+        assert token not in str(err.value)
+
+        monkeypatch.delenv("HF_TOKEN")
+        from outthink.bench.datasets import fetch_dataset_file
+
+        assert source.dataset is not None
+        path = fetch_dataset_file(source.dataset, settings=Settings(hf_token=token))
+        assert path.read_bytes() == hub.repos[repo]["test.jsonl"].data
 
 
 # --------------------------------------------------------------------------------------------

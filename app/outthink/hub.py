@@ -1,7 +1,11 @@
 """Downloads from the Hugging Face Hub that survive the real world.
 
 The only module that imports ``huggingface_hub`` (and its HTTP client ``httpx2``), lazily,
-so ``import outthink.hub`` stays cheap.
+so ``import outthink.hub`` stays cheap. Other Hub downloads (benchmark datasets) reach the
+library through it: :func:`hf_library` (flags set from the settings: offline mode, no
+telemetry), :func:`endpoint` (``hf_endpoint`` or HF_ENDPOINT, a mirror), :func:`hub_auth`
+(the token) and :func:`map_error` (the library's and the network's errors as a
+:class:`~outthink.errors.DownloadError` that says what to do).
 
 API::
 
@@ -55,7 +59,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, TypeVar
 
 from outthink import __version__
 from outthink.catalog import (
@@ -76,6 +80,8 @@ log = logging.getLogger(__name__)
 DEFAULT_ENDPOINT = "https://huggingface.co"
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
+_T = TypeVar("_T")
+
 DownloadState = Literal[
     "checking", "downloading", "retrying", "verifying", "done", "cancelled", "failed"
 ]
@@ -83,7 +89,11 @@ DownloadState = Literal[
 
 @dataclass(frozen=True, slots=True)
 class HubFile:
-    """One file on the Hub. ``sha256``/``size``, when given, are what the file must be."""
+    """One file on the Hub. ``sha256``/``size``, when given, are what the file must be.
+
+    :func:`download` takes model files only; ``repo_type`` lets :func:`map_error` explain
+    the failures of other downloads (benchmark datasets) too.
+    """
 
     repo: str
     filename: str
@@ -91,6 +101,7 @@ class HubFile:
     sha256: str | None = None
     size: int | None = None
     label: str = ""
+    repo_type: Literal["model", "dataset"] = "model"
 
     @classmethod
     def from_entry(cls, entry: ModelEntry) -> HubFile:
@@ -103,6 +114,17 @@ class HubFile:
     @property
     def display(self) -> str:
         return self.label or f"{self.repo}/{self.filename}"
+
+    def page(self, base: str) -> str:
+        """The repo's web page on the Hub at ``base``."""
+        prefix = "" if self.repo_type == "model" else f"{self.repo_type}s/"
+        return f"{base}/{prefix}{self.repo}"
+
+    def named(self, *, start: bool = False) -> str:
+        """The repo as messages name it: a model repo by its name, others with their kind."""
+        if self.repo_type == "model":
+            return self.repo
+        return f"{'The' if start else 'the'} {self.repo_type} {self.repo}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,23 +178,27 @@ ProgressCallback = Callable[[DownloadProgress], None]
 # Library access
 
 
-def _hf(settings: Settings) -> Any:
-    """Import huggingface_hub on first use, aligned with our settings.
+def hf_library(settings: Settings) -> Any:
+    """The ``huggingface_hub`` module, imported on first use, aligned with our settings.
 
     The library reads HF_HUB_OFFLINE and telemetry flags once at import time; we decide
     about the network per call, so its flags are set to match that decision. Telemetry is
     off because its user-agent probe calls ``{endpoint}/api/agent-harnesses`` (a request the
-    user did not ask for, to whatever endpoint was set at import time).
+    user did not ask for, to whatever endpoint was set at import time). Its progress bars are
+    off too: Outthink reports progress itself. Pass :func:`endpoint` and
+    :func:`hub_auth`'s token to each call; the library's own defaults ignore our settings.
     """
     import huggingface_hub
     from huggingface_hub import constants
 
     constants.HF_HUB_DISABLE_TELEMETRY = True
     constants.HF_HUB_OFFLINE = settings.is_offline()
+    constants.HF_HUB_DISABLE_PROGRESS_BARS = True
     return huggingface_hub
 
 
 def endpoint(settings: Settings) -> str:
+    """The Hub's base URL: ``hf_endpoint`` in the settings, else HF_ENDPOINT (a mirror)."""
     value = (settings.hf_endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).strip()
     if not value.startswith(("http://", "https://")):
         raise DownloadError(
@@ -183,7 +209,9 @@ def endpoint(settings: Settings) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _Auth:
+class HubAuth:
+    """The request headers and the token (None without one) from :func:`hub_auth`."""
+
     headers: dict[str, str]
     token: str | None
 
@@ -191,15 +219,16 @@ class _Auth:
         return text.replace(self.token, "***") if self.token else text
 
 
-def _auth(settings: Settings) -> _Auth:
-    hf = _hf(settings)
+def hub_auth(settings: Settings) -> HubAuth:
+    """The token from the settings, HF_TOKEN or the library's login, in that order."""
+    hf = hf_library(settings)
     from huggingface_hub.utils import build_hf_headers
 
     token = settings.hf_token or os.environ.get("HF_TOKEN") or hf.get_token() or None
     headers = build_hf_headers(
         token=token or False, library_name="outthink", library_version=__version__
     )
-    return _Auth(dict(headers), token)
+    return HubAuth(dict(headers), token)
 
 
 def _httpx() -> Any:
@@ -338,13 +367,13 @@ def _retry_after(exc: BaseException) -> float | None:
         return None
 
 
-def _token_hint(item: HubFile, settings: Settings, auth: _Auth, base: str) -> str:
-    page = f"{base}/{item.repo}"
+def _token_hint(item: HubFile, settings: Settings, auth: HubAuth, base: str) -> str:
+    page = item.page(base)
     if auth.token:
         return (
-            f"A token was sent but refused. Check at {page} that you accepted the model's "
-            f"terms, and that the token (HF_TOKEN or `hf_token` in {settings_path()}) has read "
-            "access."
+            f"A token was sent but refused. Check at {page} that you accepted the "
+            f"{item.repo_type}'s terms, and that the token (HF_TOKEN or `hf_token` in "
+            f"{settings_path()}) has read access."
         )
     return (
         f"Open {page}, accept its terms, create a read token at {base}/settings/tokens, then "
@@ -353,10 +382,15 @@ def _token_hint(item: HubFile, settings: Settings, auth: _Auth, base: str) -> st
     )
 
 
-def _map_error(
-    exc: BaseException, item: HubFile, settings: Settings, auth: _Auth, base: str
-) -> OutthinkError:
-    """One typed, actionable error for anything the Hub or the network threw at us."""
+def map_error(
+    exc: BaseException, item: HubFile, settings: Settings, auth: HubAuth, base: str, *,
+    named_in: str = "the catalog entry",
+) -> DownloadError:
+    """One typed, actionable error for anything the Hub or the network threw at us.
+
+    ``named_in`` says where the user wrote the repo, file and revision, for the hints that
+    ask to fix one of them.
+    """
     from huggingface_hub import errors as hf_errors
 
     name = item.display
@@ -369,8 +403,8 @@ def _map_error(
         )
     if isinstance(exc, hf_errors.RevisionNotFoundError):
         return DownloadError(
-            f"Revision {item.revision!r} does not exist in {item.repo}.",
-            hint="Fix `revision` in the catalog entry (a branch, tag or commit of that repo).",
+            f"Revision {item.revision!r} does not exist in {item.named()}.",
+            hint=f"Fix `revision` in {named_in} (a branch, tag or commit of that repo).",
         )
     if isinstance(exc, hf_errors.RemoteEntryNotFoundError):
         files = _safe_list_files(item, settings, auth, base)
@@ -380,25 +414,25 @@ def _map_error(
             if ggufs else "The repo's file list could not be fetched."
         )
         return DownloadError(
-            f"{item.filename} is not in {item.repo} (revision {item.revision}, HTTP 404).",
-            hint=f"{listing} Fix `file` in the catalog entry.",
+            f"{item.filename} is not in {item.named()} (revision {item.revision}, HTTP 404).",
+            hint=f"{listing} Fix `file` in {named_in}.",
         )
     if isinstance(exc, hf_errors.GatedRepoError):
         return DownloadError(
-            f"{item.repo} is a gated repo (HTTP {status}): downloading it needs a Hugging Face "
-            "token and the model's accepted terms.",
+            f"{item.named(start=True)} is a gated repo (HTTP {status}): downloading it needs a "
+            f"Hugging Face token and the {item.repo_type}'s accepted terms.",
             hint=_token_hint(item, settings, auth, base),
         )
     if status in (401, 403):
         return DownloadError(
-            f"The Hub refused access to {item.repo} (HTTP {status}): the repo is missing, "
+            f"The Hub refused access to {item.named()} (HTTP {status}): the repo is missing, "
             "private or gated.",
             hint=_token_hint(item, settings, auth, base),
         )
     if isinstance(exc, hf_errors.RepositoryNotFoundError) or status == 404:
         return DownloadError(
-            f"{item.repo} was not found on {base} (HTTP {status}).",
-            hint="Check `repo` in the catalog entry; private repos also need a token "
+            f"{item.named(start=True)} was not found on {base} (HTTP {status}).",
+            hint=f"Check `repo` in {named_in}; private repos also need a token "
             "(HF_TOKEN or `hf_token` in settings.toml).",
         )
     if status == 429:
@@ -423,10 +457,11 @@ def _map_error(
     )
 
 
-def _safe_list_files(item: HubFile, settings: Settings, auth: _Auth, base: str) -> list[str]:
+def _safe_list_files(item: HubFile, settings: Settings, auth: HubAuth, base: str) -> list[str]:
     for attempt in (1, 2):  # a second try covers a keep-alive connection the server dropped
         try:
-            return list_repo_files(item.repo, revision=item.revision, settings=settings)
+            return list_repo_files(item.repo, revision=item.revision, settings=settings,
+                                   repo_type=item.repo_type)
         except Exception as exc:  # the listing only decorates an error message
             log.info("Could not list the files of %s (try %d): %s", item.repo, attempt,
                      auth.redact(f"{type(exc).__name__}: {exc}"))
@@ -439,22 +474,24 @@ def _safe_list_files(item: HubFile, settings: Settings, auth: _Auth, base: str) 
 
 def list_repo_files(
     repo: str, *, revision: str = "main", settings: Settings | None = None,
-    timeout_s: float = 20.0,
+    timeout_s: float = 20.0, repo_type: str = "model",
 ) -> list[str]:
     """File names in a Hub repo (one API request)."""
     settings = settings or load_settings()
     _refuse_offline(settings, f"list the files of {repo}")
-    hf = _hf(settings)
-    auth = _auth(settings)
+    hf = hf_library(settings)
+    auth = hub_auth(settings)
     api = hf.HfApi(endpoint=endpoint(settings), token=auth.token or False,
                    library_name="outthink", library_version=__version__)
-    info = api.model_info(repo, revision=revision, timeout=timeout_s)
+    info = api.repo_info(repo, revision=revision, repo_type=repo_type, timeout=timeout_s)
     return sorted(s.rfilename for s in (info.siblings or []))
 
 
-def remote_file(item: HubFile, *, settings: Settings, auth: _Auth, timeout_s: float) -> RemoteFile:
+def remote_file(
+    item: HubFile, *, settings: Settings, auth: HubAuth, timeout_s: float
+) -> RemoteFile:
     """HEAD the file's resolve URL. Raises the library's typed errors."""
-    hf = _hf(settings)
+    hf = hf_library(settings)
     base = endpoint(settings)
     url = hf.hf_hub_url(item.repo, item.filename, revision=item.revision, endpoint=base)
     meta = hf.get_hf_file_metadata(
@@ -548,13 +585,15 @@ def _download_locked(
     cancel: CancelToken | None,
 ) -> Path:
     base = endpoint(settings)
-    auth = _auth(settings)
+    auth = hub_auth(settings)
     reporter.emit("checking", 0, force=True)
 
-    remote = _with_retries(
-        lambda: remote_file(item, settings=settings, auth=auth, timeout_s=opts.timeout_s),
-        item, settings, auth, base, opts, reporter, cancel,
-    )
+    def metadata() -> RemoteFile:
+        if cancel is not None and cancel.cancelled:
+            raise Cancelled("Download cancelled before it started.")
+        return remote_file(item, settings=settings, auth=auth, timeout_s=opts.timeout_s)
+
+    remote = _with_retries(metadata, item, settings, auth, base, opts, reporter, cancel)
     expected = _expected_sha(item, remote)
     total = remote.size if remote.size is not None else item.size
     if item.size is not None and remote.size is not None and item.size != remote.size:
@@ -759,40 +798,57 @@ def _backoff(failures: int, exc: BaseException, opts: DownloadOptions) -> float:
 
 
 def _with_retries(
-    call: Callable[[], RemoteFile],
+    call: Callable[[], _T],
     item: HubFile,
     settings: Settings,
-    auth: _Auth,
+    auth: HubAuth,
     base: str,
     opts: DownloadOptions,
     reporter: _Reporter,
     cancel: CancelToken | None,
-) -> RemoteFile:
+    cursor: _Cursor | None = None,
+) -> _T:
+    """``call()``, tried again after network errors, timeouts, HTTP 408/429/5xx and stalls.
+
+    Each retry is reported and waits its backoff (cancellable); after ``opts.retries``
+    failures in a row, or at once for any other failure, :func:`map_error` says what went
+    wrong. Our own errors (cancel, disk, typed errors) pass through. With the ``cursor`` of
+    a transfer the count starts over whenever bytes arrived, and progress is reported at
+    its offset.
+    """
     failures = 0
     while True:
-        if cancel is not None and cancel.cancelled:
-            raise Cancelled("Download cancelled before it started.")
+        before = cursor.offset if cursor is not None else 0
         try:
             return call()
+        except (Cancelled, _DiskError, OutthinkError):
+            raise
         except Exception as exc:
-            if not _is_transient(exc):
-                raise _map_error(exc, item, settings, auth, base) from None
+            if cursor is not None and cursor.offset > before:
+                failures = 0  # bytes arrived: the connection works, the budget starts over
             failures += 1
-            if failures > opts.retries:
-                raise _map_error(exc, item, settings, auth, base) from None
+            if not _is_transient(exc) or failures > opts.retries:
+                raise map_error(exc, item, settings, auth, base) from None
             delay = _backoff(failures, exc, opts)
             reporter.attempt = failures
             message = _retry_message(exc, auth, delay)
-            reporter.emit("retrying", message=message, force=True)
-            log.warning("Metadata request for %s failed (%s)", item.display, message)
+            at = cursor.offset if cursor is not None else None
+            if at is None:
+                log.warning("Metadata request for %s failed (%s)", item.display, message)
+            else:
+                log.warning("Transfer of %s interrupted at byte %d (%s)", item.display, at,
+                            message)
+            reporter.emit("retrying", at, message=message, force=True)
             _sleep(delay, cancel)
+            if cursor is not None:
+                reporter.restart_rate(cursor.offset)
 
 
-def _retry_message(exc: BaseException, auth: _Auth, delay: float) -> str:
+def _retry_message(exc: BaseException, auth: HubAuth, delay: float) -> str:
     return f"{_reason(exc, auth)}; retrying in {delay:.1f} s"
 
 
-def _reason(exc: BaseException, auth: _Auth) -> str:
+def _reason(exc: BaseException, auth: HubAuth) -> str:
     """A few words on why an attempt failed, for the progress line and the log."""
     httpx2 = _httpx()
     status = _status_of(exc)
@@ -834,7 +890,7 @@ class _Cursor:
 
 def _transfer(
     url: str,
-    auth: _Auth,
+    auth: HubAuth,
     cursor: _Cursor,
     total: int | None,
     item: HubFile,
@@ -844,51 +900,36 @@ def _transfer(
     reporter: _Reporter,
     cancel: CancelToken | None,
 ) -> None:
-    failures = 0
     restarts = 0
-    while total is None or cursor.offset < total:
-        before = cursor.offset
-        try:
-            finished = _attempt(url, auth, cursor, total, opts, reporter, cancel)
+
+    def rest_of_file() -> None:
+        nonlocal restarts
+        while total is None or cursor.offset < total:
+            try:
+                finished = _attempt(url, auth, cursor, total, opts, reporter, cancel)
+            except _Restart:
+                restarts += 1
+                if restarts > 2:
+                    raise DownloadError(
+                        f"The server sent inconsistent ranges for {item.display}.",
+                        hint=_MIRROR_HINT,
+                    ) from None
+                log.warning("Restarting the transfer of %s from byte 0", item.display)
+                cursor.restart()
+                reporter.restart_rate(0)
+                continue
             if finished and total is None:
                 return
             if finished and cursor.offset < total:  # type: ignore[operator]
                 # The server ended the body early without an error: resume from here.
                 raise _httpx().RemoteProtocolError("the response ended early")
-        except _Restart:
-            restarts += 1
-            if restarts > 2:
-                raise DownloadError(
-                    f"The server sent inconsistent ranges for {item.display}.",
-                    hint=_MIRROR_HINT,
-                ) from None
-            log.warning("Restarting the transfer of %s from byte 0", item.display)
-            cursor.restart()
-            reporter.restart_rate(0)
-            continue
-        except (Cancelled, _DiskError, OutthinkError):
-            raise
-        except Exception as exc:
-            if cursor.offset > before:
-                failures = 0  # bytes arrived: the connection works, the budget starts over
-            if not _is_transient(exc):
-                raise _map_error(exc, item, settings, auth, base) from None
-            failures += 1
-            if failures > opts.retries:
-                raise _map_error(exc, item, settings, auth, base) from None
-            delay = _backoff(failures, exc, opts)
-            reporter.attempt = failures
-            message = _retry_message(exc, auth, delay)
-            log.warning("Transfer of %s interrupted at byte %d (%s)", item.display,
-                        cursor.offset, message)
-            reporter.emit("retrying", cursor.offset, message=message, force=True)
-            _sleep(delay, cancel)
-            reporter.restart_rate(cursor.offset)
+
+    _with_retries(rest_of_file, item, settings, auth, base, opts, reporter, cancel, cursor)
 
 
 def _attempt(
     url: str,
-    auth: _Auth,
+    auth: HubAuth,
     cursor: _Cursor,
     total: int | None,
     opts: DownloadOptions,
