@@ -21,10 +21,12 @@ from outthink.events import (
     RunFinished,
     StepProposed,
     StepScored,
+    TokensGenerated,
 )
 from outthink.generation import CancelToken, SamplingParams, StepOutput, TokenDeltas
 from outthink.prompts import Prompt
 from outthink.search.config import SearchConfig
+from outthink.search.runmodel import RunModel
 from outthink.search.runner import run_search
 from outthink.search.selection import Scored, select
 from outthink.search.strategies import get_strategy, strategy_names
@@ -511,7 +513,8 @@ def test_summary_tree_links_children_to_their_kept_parents() -> None:
     assert states.count("pruned") == 3 * 3
 
 
-def test_cancel_mid_run_ends_cleanly() -> None:
+def stopped_run(stop: Callable[[Event], bool]) -> tuple[list[Event], SpyGenerator]:
+    """A beam run (N=4) stopped at the first event ``stop`` accepts."""
     cancel = CancelToken()
     gen = SpyGenerator(endless, cancel=cancel)
     out = []
@@ -524,8 +527,24 @@ def test_cancel_mid_run_ends_cleanly() -> None:
         cancel=cancel,
     ):
         out.append(ev)
-        if isinstance(ev, BeamKept):
+        if stop(ev):
             cancel.cancel()
+    return out, gen
+
+
+def test_cancel_mid_run_ends_cleanly() -> None:
+    out, gen = stopped_run(lambda ev: isinstance(ev, BeamKept))
     assert isinstance(out[-1], RunFinished) and out[-1].cancelled
     assert not of(AnswerSelected, out)
     assert gen.closed
+
+
+def test_summary_leaves_out_beams_stopped_before_their_first_step() -> None:
+    # Stopped as a child beam starts writing: it has streamed text but no step yet.
+    out, _ = stopped_run(lambda ev: isinstance(ev, TokensGenerated) and ev.candidate >= 4)
+    model = RunModel.of(out)
+    streamed = {cid for cid, c in model.candidates.items() if not c.reported}
+    assert streamed and all(model.candidates[c].live_text for c in streamed)
+    assert all(not model.path(c) for c in streamed)
+    listed = {c["id"] for c in summarize(out)["candidates"]}
+    assert listed == set(model.candidates) - streamed == {0, 1, 2, 3}

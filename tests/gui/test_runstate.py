@@ -2,26 +2,40 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from outthink.events import AnswerSelected, Event, TokensGenerated
+from outthink.generation import CancelToken
 from outthink.gui.runstate import RunState
 from outthink.gui.tree_view import ROOT, tree_layout
 from outthink.search.config import SearchConfig
 from outthink.search.runner import run_search
+from outthink.search.summary import summarize
 from tests.fakes import FakeGenerator
 from tests.gui.conftest import ANSWERS, PROMPT, TableVerifier, answer_script
 
 
-def events_of(cfg: SearchConfig, table: dict[int, float] | None = None) -> list[Event]:
-    gen = FakeGenerator(answer_script(ANSWERS))
-    return list(
-        run_search(
-            "What is 2 + 5?",
-            PROMPT,
-            cfg,
-            make_generator=lambda _c: gen,
-            verifier=TableVerifier(table),
-        )
-    )
+def events_of(
+    cfg: SearchConfig, table: dict[int, float] | None = None, *, stop_at_candidate: int = -1
+) -> list[Event]:
+    """The run's events; ``stop_at_candidate``: press Stop when that candidate starts writing."""
+    cancel = CancelToken()
+    gen = FakeGenerator(answer_script(ANSWERS), cancel=cancel)
+    events = []
+    for ev in run_search(
+        "What is 2 + 5?",
+        PROMPT,
+        cfg,
+        make_generator=lambda _c: gen,
+        verifier=TableVerifier(table),
+        cancel=cancel,
+    ):
+        events.append(ev)
+        if isinstance(ev, TokensGenerated) and ev.candidate == stop_at_candidate:
+            cancel.cancel()
+    return events
 
 
 def test_best_of_n_fold_matches_the_stream() -> None:
@@ -112,3 +126,81 @@ def test_a_failed_run_keeps_its_error() -> None:
     st.apply(RunFailed("The model file is damaged.", "Download it again."))
     assert st.status == "failed"
     assert st.error == ("The model file is damaged.", "Download it again.")
+
+
+def assert_gui_shows_the_summary(st: RunState, summary: dict[str, Any]) -> None:
+    """What the cards, tree and answer panel show is what ``solve --json`` prints."""
+    assert (st.problem, st.usage) == (summary["problem"], summary["usage"])
+    assert st.status == summary["status"] or (st.status, summary["status"]) == ("idle", "running")
+    listed = {c["id"]: c for c in summary["candidates"]}
+    for cid, c in listed.items():
+        cand, path = st.candidates[cid], st.path(cid)
+        # The card walks back from the last step; the summary adds the inherited prefix to
+        # the candidate's own steps: two ways to the same solution.
+        assert "".join(n.text for n in path) == c["text"]
+        assert len(path) == c["inherited_steps"] + len(c["steps"])
+        own = path[c["inherited_steps"] :]
+        assert [(n.node, n.text, n.score) for n in own] == [
+            (s["node"], s["text"], s["score"]) for s in c["steps"]
+        ]
+        assert all(n.candidate == cid for n in own)
+        assert (cand.aggregate, cand.answer, cand.selected, cand.finished, cand.pruned) == (
+            c["score"], c["answer"], c["selected"], c["finished"], c["pruned"]
+        )
+        assert (cand.reason if cand.finished else None) == c["finish_reason"]
+    for cid in set(st.candidates) - set(listed):
+        # A card the summary leaves out has only streamed text so far.
+        cand = st.candidates[cid]
+        assert cand.live_text and not st.path(cid)
+        assert not (cand.finished or cand.pruned or cand.selected) and cand.aggregate is None
+    assert {
+        n["id"]: (n["parent"], n["candidate"], n["index"], n["text"], n["tokens"], n["score"],
+                  n["state"])
+        for n in summary["tree"]["nodes"]
+    } == {
+        k: (n.parent, n.candidate, n.index, n.text, n.tokens, n.score, n.state)
+        for k, n in st.nodes.items()
+    }
+    sel = summary["selection"]
+    if sel is None:
+        assert st.selection is None and summary["answer"] is None
+    else:
+        assert st.selection is not None and st.selection.answer == summary["answer"]
+        assert (st.selection.candidate, st.selection.rule, dict(st.selection.votes)) == (
+            sel["candidate"], sel["rule"], sel["votes"]
+        )
+        chosen = [c for c in summary["candidates"] if c["selected"]]
+        assert [c.id for c in st.candidates.values() if c.selected] == [c["id"] for c in chosen]
+        if chosen:
+            steps = {s["node"] for s in chosen[0]["steps"]}
+            assert steps <= st.selected_path()
+            assert len(st.selected_path()) == chosen[0]["inherited_steps"] + len(steps)
+    assert (st.error is None) == ("error" not in summary)
+    if st.error is not None:
+        assert summary["error"] == {"error": st.error[0], "hint": st.error[1]}
+
+
+@pytest.mark.parametrize(
+    "cfg,stop_at",
+    [
+        (SearchConfig(n=6, select="weighted"), -1),
+        (SearchConfig(strategy="beam", n=4, width=2, select="vanilla"), -1),
+        (SearchConfig(strategy="dvts", n=4, width=2, select="majority"), -1),
+        (SearchConfig(strategy="adaptive", n=8), -1),
+        # Stopped as the first children start writing: cards without a step yet.
+        (SearchConfig(strategy="beam", n=4, width=2), 4),
+        (SearchConfig(n=0), -1),  # a failed run
+    ],
+    ids=["best_of_n", "beam", "dvts", "adaptive", "beam-stopped", "failed"],
+)
+def test_the_gui_shows_what_the_summary_says_at_every_repaint(
+    cfg: SearchConfig, stop_at: int
+) -> None:
+    events = events_of(cfg, stop_at_candidate=stop_at)
+    st = RunState()
+    for end in range(0, len(events), 5):  # the controller folds events in batches
+        st.apply_all(events[end : end + 5])
+        assert_gui_shows_the_summary(st, summarize(events[: end + 5]))
+    if stop_at >= 0:
+        assert st.status == "cancelled"
+        assert set(st.candidates) - {c["id"] for c in summarize(events)["candidates"]}

@@ -1,13 +1,9 @@
-"""Fold the core's event stream, incrementally, into what the views draw. No Qt here.
+"""The run as the views see it: the core's :class:`~outthink.search.runmodel.RunModel`, plus
+what changed since the last repaint. No Qt here.
 
-:func:`outthink.search.summary.summarize` folds a *finished* stream into the JSON summary;
-the views need the same picture while the run goes on (live text of the step being written,
-which cards changed since the last repaint), so this keeps a mutable state that
-:meth:`RunState.apply` updates one event at a time and reports what changed.
-
-A candidate's card shows its whole solution: in beam search a beam continues a parent node
-written by another candidate, so :meth:`RunState.path` walks the node parents back to the
-first step.
+The model is the one fold of the event stream (``outthink solve --json`` prints the same
+model); :meth:`RunState.apply` folds one event into it and reports which cards, the tree or
+the selection need repainting, and keeps the run's wall-clock time for the live counters.
 """
 
 from __future__ import annotations
@@ -15,7 +11,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from outthink.events import (
     AnswerSelected,
@@ -30,40 +25,9 @@ from outthink.events import (
     StepScored,
     TokensGenerated,
 )
+from outthink.search.runmodel import CandidateInfo, NodeInfo, RunModel
 
-NodeState = str  # "open", "kept", "pruned", "finished"
-
-
-@dataclass(slots=True)
-class NodeInfo:
-    """One step: a node of the search tree."""
-
-    node: int
-    parent: int | None
-    candidate: int
-    index: int
-    text: str
-    tokens: int
-    stop: str
-    score: float | None = None
-    state: NodeState = "open"
-    pruned_because: str = ""  # BeamPruned's reason: "score" or "duplicate"
-
-
-@dataclass(slots=True)
-class CandidateInfo:
-    """One column: a Best-of-N sample or a beam."""
-
-    id: int
-    last_node: int | None = None
-    live_text: str = ""  # text of the step being written (cleared when the step is proposed)
-    aggregate: float | None = None
-    answer: str | None = None
-    finished: bool = False
-    reason: str = ""
-    pruned: bool = False
-    pruned_because: str = ""
-    selected: bool = False
+__all__ = ["CandidateInfo", "Changes", "NodeInfo", "RunState"]
 
 
 @dataclass(slots=True)
@@ -102,24 +66,16 @@ class Changes:
         )
 
 
-class RunState:
-    """Everything known about the current run. ``status``: idle, running, finished,
-    cancelled or failed."""
+#: Events about one candidate that also change the tree (the node's score, state or children).
+_TREE_EVENTS = (StepProposed, StepScored, BeamKept, BeamPruned, CandidateFinished)
 
-    def __init__(self) -> None:
-        self.reset()
+
+class RunState(RunModel):
+    """Everything known about the current run. ``status``: idle, running, finished,
+    cancelled or failed. One state serves run after run: a ``RunStarted`` starts afresh."""
 
     def reset(self) -> None:
-        self.problem = ""
-        self.config: dict[str, Any] = {}
-        self.candidates: dict[int, CandidateInfo] = {}
-        self.nodes: dict[int, NodeInfo] = {}
-        self.children: dict[int | None, list[int]] = {}
-        self.selection: AnswerSelected | None = None
-        self.usage: dict[str, Any] = {}
-        self.status = "idle"
-        self.error: tuple[str, str] | None = None
-        self.policy_tokens = 0  # tokens of proposed steps, while usage is not known yet
+        super().reset()
         self.started_at: float | None = None
         self.ended_at: float | None = None
 
@@ -133,107 +89,34 @@ class RunState:
 
     def apply(self, ev: Event) -> Changes:
         ch = Changes()
-        if isinstance(ev, TokensGenerated):
-            cand = self._candidate(ev.candidate, ch)
-            cand.live_text += ev.text
-            ch.candidates.add(cand.id)
-        elif isinstance(ev, StepProposed):
-            cand = self._candidate(ev.candidate, ch)
-            self.nodes[ev.node] = NodeInfo(
-                ev.node, ev.parent, ev.candidate, ev.index, ev.text, ev.tokens, ev.stop
-            )
-            self.children.setdefault(ev.parent, []).append(ev.node)
-            cand.last_node = ev.node
-            cand.live_text = ""
-            self.policy_tokens += ev.tokens
-            ch.candidates.add(cand.id)
-            ch.tree = True
-        elif isinstance(ev, StepScored):
-            cand = self._candidate(ev.candidate, ch)
-            node = self.nodes.get(ev.node)
-            if node is not None:
-                node.score = ev.score
-            cand.aggregate = ev.aggregate
-            ch.candidates.add(cand.id)
-            ch.tree = True
-        elif isinstance(ev, BeamKept | BeamPruned):
-            cand = self._candidate(ev.candidate, ch)
-            node = self.nodes.get(ev.node)
-            if node is not None:
-                node.state = "kept" if isinstance(ev, BeamKept) else "pruned"
-            if isinstance(ev, BeamPruned):
-                cand.pruned = True
-                cand.pruned_because = ev.reason
-                cand.live_text = ""
-                if node is not None:
-                    node.pruned_because = ev.reason
-            ch.candidates.add(cand.id)
-            ch.tree = True
-        elif isinstance(ev, CandidateFinished):
-            cand = self._candidate(ev.candidate, ch)
-            cand.finished, cand.reason, cand.answer = True, ev.reason, ev.answer
-            if ev.score is not None:
-                cand.aggregate = ev.score
-            # Text streamed after the last kept step is not part of the solution (a base
-            # model running on into the next few-shot problem): drop it, unless the run was
-            # stopped, where the user wants to see everything that was produced.
-            if ev.reason != "cancelled":
-                cand.live_text = ""
-            if ev.node is not None and ev.node in self.nodes:
-                self.nodes[ev.node].state = "finished"
-            ch.candidates.add(cand.id)
-            ch.tree = True
-        elif isinstance(ev, AnswerSelected):
-            self.selection = ev
-            for cand in self.candidates.values():
-                was = cand.selected
-                cand.selected = ev.candidate is not None and cand.id == ev.candidate
-                if was != cand.selected:
-                    ch.candidates.add(cand.id)
-            ch.selection = True
-            ch.tree = True
-        elif isinstance(ev, RunStarted):
+        if isinstance(ev, RunStarted):
             self.reset()
-            self.problem, self.config = ev.problem, dict(ev.config)
-            self.status = "running"
+            self.fold(ev)
             self.started_at = time.perf_counter()
             # Not ``ch.started``: the views were cleared when the controller started the run
             # (and may already show the run's empty cards); clearing again would rebuild them.
-        elif isinstance(ev, RunFinished):
-            self.usage = dict(ev.usage)
-            self.status = "cancelled" if ev.cancelled else "finished"
-            self.ended_at = time.perf_counter()
-            ch.finished = True
-        elif isinstance(ev, RunFailed):
-            self.usage = dict(ev.usage)
-            self.status = "failed"
-            self.error = (ev.error, ev.hint)
+            return ch
+        known = len(self.candidates)
+        chosen = self._chosen() if isinstance(ev, AnswerSelected) else set()
+        self.fold(ev)
+        ch.new_candidates = len(self.candidates) > known
+        if isinstance(ev, TokensGenerated):
+            ch.candidates.add(ev.candidate)
+        elif isinstance(ev, _TREE_EVENTS):
+            ch.candidates.add(ev.candidate)
+            ch.tree = True
+        elif isinstance(ev, AnswerSelected):
+            ch.candidates |= chosen ^ self._chosen()  # cards whose "chosen" mark flipped
+            ch.selection = ch.tree = True
+        elif isinstance(ev, RunFinished | RunFailed):
             self.ended_at = time.perf_counter()
             ch.finished = True
         return ch
 
-    def _candidate(self, cid: int, ch: Changes) -> CandidateInfo:
-        cand = self.candidates.get(cid)
-        if cand is None:
-            cand = self.candidates[cid] = CandidateInfo(cid)
-            ch.new_candidates = True
-        return cand
+    def _chosen(self) -> set[int]:
+        return {c.id for c in self.candidates.values() if c.selected}
 
     # ------------------------------------------------------------------ queries
-
-    def path(self, cid: int) -> list[NodeInfo]:
-        """The candidate's steps from the first, inherited prefix included."""
-        cand = self.candidates.get(cid)
-        out: list[NodeInfo] = []
-        node_id = cand.last_node if cand else None
-        seen: set[int] = set()
-        while node_id is not None and node_id in self.nodes and node_id not in seen:
-            seen.add(node_id)
-            node = self.nodes[node_id]
-            out.append(node)
-            node_id = node.parent
-        out.reverse()
-        return out
 
     def selected_path(self) -> set[int]:
         """Nodes on the chosen candidate's path (highlighted in the tree)."""

@@ -1,6 +1,7 @@
-"""Fold an event stream into the summary object that ``outthink solve --json`` prints.
+"""The summary object that ``outthink solve --json`` prints, read off the run's model.
 
-The same fold serves the GUI's export and the benchmark runner.
+:class:`~outthink.search.runmodel.RunModel` is the one fold of the event stream (the GUI's
+view state extends the same model); this only lays it out as JSON.
 """
 
 from __future__ import annotations
@@ -8,126 +9,73 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from outthink.events import (
-    AnswerSelected,
-    BeamKept,
-    BeamPruned,
-    CandidateFinished,
-    Event,
-    RunFailed,
-    RunFinished,
-    RunStarted,
-    StepProposed,
-    StepScored,
-)
+from outthink.events import Event
+from outthink.search.runmodel import CandidateInfo, NodeInfo, RunModel
 
 
 def summarize(events: Iterable[Event]) -> dict[str, Any]:
-    problem = ""
-    config: dict[str, Any] = {}
-    cands: dict[int, dict[str, Any]] = {}
-    nodes: dict[int, dict[str, Any]] = {}
-    selected: AnswerSelected | None = None
-    usage: dict[str, Any] = {}
-    status = "running"
-    error: dict[str, str] | None = None
-    for ev in events:
-        if isinstance(ev, RunStarted):
-            problem, config = ev.problem, dict(ev.config)
-        elif isinstance(ev, StepProposed):
-            nodes[ev.node] = {
-                "id": ev.node,
-                "parent": ev.parent,
-                "candidate": ev.candidate,
-                "index": ev.index,
-                "text": ev.text,
-                "tokens": ev.tokens,
-                "score": None,
-                "state": "open",
-            }
-            c = cands.setdefault(ev.candidate, _new_candidate(ev.candidate))
-            c["steps"].append({"node": ev.node, "text": ev.text, "score": None})
-            c["last_node"] = ev.node
-        elif isinstance(ev, StepScored):
-            if ev.node in nodes:
-                nodes[ev.node]["score"] = ev.score
-            c = cands.setdefault(ev.candidate, _new_candidate(ev.candidate))
-            for step in c["steps"]:
-                if step["node"] == ev.node:
-                    step["score"] = ev.score
-            c["score"] = ev.aggregate
-        elif isinstance(ev, BeamKept | BeamPruned):
-            if ev.node in nodes:
-                nodes[ev.node]["state"] = "kept" if isinstance(ev, BeamKept) else "pruned"
-            if isinstance(ev, BeamPruned):
-                cands.setdefault(ev.candidate, _new_candidate(ev.candidate))["pruned"] = True
-        elif isinstance(ev, CandidateFinished):
-            c = cands.setdefault(ev.candidate, _new_candidate(ev.candidate))
-            c["answer"], c["finished"], c["finish_reason"] = ev.answer, True, ev.reason
-            if ev.score is not None:
-                c["score"] = ev.score
-            if ev.node is not None and ev.node in nodes:
-                nodes[ev.node]["state"] = "finished"
-        elif isinstance(ev, AnswerSelected):
-            selected = ev
-        elif isinstance(ev, RunFinished):
-            usage, status = dict(ev.usage), "cancelled" if ev.cancelled else "finished"
-        elif isinstance(ev, RunFailed):
-            usage, status = dict(ev.usage), "failed"
-            error = {"error": ev.error, "hint": ev.hint}
-    for c in cands.values():
-        # A beam's own steps start where its parent's ended: its solution is the whole chain.
-        first = c["steps"][0]["node"] if c["steps"] else None
-        inherited = _chain(nodes, nodes[first]["parent"]) if first in nodes else []
-        c["inherited_steps"] = len(inherited)
-        c["text"] = "".join(inherited) + "".join(s["text"] for s in c["steps"])
-        c["selected"] = selected is not None and selected.candidate == c["id"]
-        c.pop("last_node", None)
+    return summary_of(RunModel.of(events))
+
+
+def summary_of(run: RunModel) -> dict[str, Any]:
+    sel = run.selection
+    config = dict(run.config)
     out: dict[str, Any] = {
-        "problem": problem,
-        "answer": selected.answer if selected else None,
+        "problem": run.problem,
+        "answer": sel.answer if sel else None,
         "strategy": config.get("strategy"),
         "policy": config.get("policy"),
         "verifier": config.get("verifier"),
         "n": config.get("n"),
-        "status": status,
+        # A stream cut before its RunStarted is still a run that goes on.
+        "status": "running" if run.status == "idle" else run.status,
         "selection": None
-        if selected is None
+        if sel is None
         else {
-            "candidate": selected.candidate,
-            "rule": selected.rule,
-            "votes": dict(selected.votes),
-            "group_scores": dict(selected.group_scores),
-            "reason": selected.reason,
+            "candidate": sel.candidate,
+            "rule": sel.rule,
+            "votes": dict(sel.votes),
+            "group_scores": dict(sel.group_scores),
+            "reason": sel.reason,
         },
-        "candidates": [cands[k] for k in sorted(cands)],
-        "usage": usage,
-        "tree": {"nodes": [nodes[k] for k in sorted(nodes)]},
+        "candidates": [
+            _candidate(run, run.candidates[k]) for k in sorted(run.candidates)
+            if run.candidates[k].reported
+        ],
+        "usage": dict(run.usage),
+        "tree": {"nodes": [_node(run.nodes[k]) for k in sorted(run.nodes)]},
         "config": config,
     }
-    if error:
-        out["error"] = error
+    if run.error is not None:
+        out["error"] = {"error": run.error[0], "hint": run.error[1]}
     return out
 
 
-def _chain(nodes: dict[int, dict[str, Any]], node: int | None) -> list[str]:
-    """Texts of the steps from the root down to ``node``."""
-    texts: list[str] = []
-    while node is not None and node in nodes:
-        texts.append(nodes[node]["text"])
-        node = nodes[node]["parent"]
-    return texts[::-1]
-
-
-def _new_candidate(cid: int) -> dict[str, Any]:
+def _candidate(run: RunModel, cand: CandidateInfo) -> dict[str, Any]:
+    own, inherited = run.own_steps(cand.id), run.inherited(cand.id)
     return {
-        "id": cid,
-        "text": "",
-        "answer": None,
-        "score": None,
-        "selected": False,
-        "finished": False,
-        "finish_reason": None,
-        "pruned": False,
-        "steps": [],
+        "id": cand.id,
+        # A beam's own steps start where its parent's ended: its solution is the whole chain.
+        "text": "".join(n.text for n in inherited) + "".join(n.text for n in own),
+        "answer": cand.answer,
+        "score": cand.aggregate,
+        "selected": cand.selected,
+        "finished": cand.finished,
+        "finish_reason": cand.reason if cand.finished else None,
+        "pruned": cand.pruned,
+        "steps": [{"node": n.node, "text": n.text, "score": n.score} for n in own],
+        "inherited_steps": len(inherited),
+    }
+
+
+def _node(node: NodeInfo) -> dict[str, Any]:
+    return {
+        "id": node.node,
+        "parent": node.parent,
+        "candidate": node.candidate,
+        "index": node.index,
+        "text": node.text,
+        "tokens": node.tokens,
+        "score": node.score,
+        "state": node.state,
     }

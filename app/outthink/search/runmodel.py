@@ -1,0 +1,200 @@
+"""The one fold of a run's event stream: the picture of the run every reader shares. No Qt here.
+
+The search core emits small frozen events (:mod:`outthink.events`). :class:`RunModel` folds
+them, one at a time, into candidates, steps with their scores, answers, the selection, usage
+and the search tree. :func:`outthink.search.summary.summarize` prints a finished model as the
+JSON of ``outthink solve --json``; the GUI's :class:`outthink.gui.runstate.RunState` extends
+it with what each event changed (so views repaint only that) while the run goes on.
+
+A candidate's whole solution is its :meth:`RunModel.path`: in beam search a beam continues a
+node written by another candidate, so the path walks the node parents back to the first step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Self
+
+from outthink.events import (
+    AnswerSelected,
+    BeamKept,
+    BeamPruned,
+    CandidateFinished,
+    Event,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+    StepProposed,
+    StepScored,
+    TokensGenerated,
+)
+
+NodeState = str  # "open", "kept", "pruned", "finished"
+
+
+@dataclass(slots=True)
+class NodeInfo:
+    """One step: a node of the search tree."""
+
+    node: int
+    parent: int | None
+    candidate: int
+    index: int
+    text: str
+    tokens: int
+    stop: str
+    score: float | None = None
+    state: NodeState = "open"
+    pruned_because: str = ""  # BeamPruned's reason: "score" or "duplicate"
+
+
+@dataclass(slots=True)
+class CandidateInfo:
+    """One column: a Best-of-N sample or a beam."""
+
+    id: int
+    #: Its own steps (node ids), in the order proposed; a beam's inherited prefix is not here.
+    nodes: list[int] = field(default_factory=list)
+    live_text: str = ""  # text of the step being written (cleared when the step is proposed)
+    aggregate: float | None = None  # the score so far under the run's aggregation
+    answer: str | None = None
+    finished: bool = False
+    reason: str = ""  # why it finished (CandidateFinished's reason)
+    pruned: bool = False
+    pruned_because: str = ""
+    selected: bool = False
+    #: False while all the stream said of it is streamed text: no step, score, prune or end of
+    #: its own yet (the summary leaves such candidates out; the GUI shows them writing).
+    reported: bool = False
+
+    @property
+    def last_node(self) -> int | None:
+        return self.nodes[-1] if self.nodes else None
+
+
+class RunModel:
+    """Everything the event stream says about one run. ``status``: idle (no event yet),
+    running, finished, cancelled or failed."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.problem = ""
+        self.config: dict[str, Any] = {}
+        self.candidates: dict[int, CandidateInfo] = {}
+        self.nodes: dict[int, NodeInfo] = {}
+        self.children: dict[int | None, list[int]] = {}
+        self.selection: AnswerSelected | None = None
+        self.usage: dict[str, Any] = {}
+        self.status = "idle"
+        self.error: tuple[str, str] | None = None  # (message, hint) of a failed run
+        self.policy_tokens = 0  # tokens of proposed steps, while usage is not known yet
+
+    @classmethod
+    def of(cls, events: Iterable[Event]) -> Self:
+        model = cls()
+        model.fold_all(events)
+        return model
+
+    # ------------------------------------------------------------------ folding
+
+    def fold_all(self, events: Iterable[Event]) -> None:
+        for ev in events:
+            self.fold(ev)
+
+    def fold(self, ev: Event) -> None:
+        if isinstance(ev, TokensGenerated):
+            self.candidate(ev.candidate, reported=False).live_text += ev.text
+        elif isinstance(ev, StepProposed):
+            cand = self.candidate(ev.candidate)
+            self.nodes[ev.node] = NodeInfo(
+                ev.node, ev.parent, ev.candidate, ev.index, ev.text, ev.tokens, ev.stop
+            )
+            self.children.setdefault(ev.parent, []).append(ev.node)
+            cand.nodes.append(ev.node)
+            cand.live_text = ""
+            self.policy_tokens += ev.tokens
+        elif isinstance(ev, StepScored):
+            cand = self.candidate(ev.candidate)
+            node = self.nodes.get(ev.node)
+            if node is not None:
+                node.score = ev.score
+            cand.aggregate = ev.aggregate
+        elif isinstance(ev, BeamKept):
+            # The kept candidate proposed that node: keeping it says nothing new of it.
+            self.candidate(ev.candidate, reported=False)
+            if ev.node in self.nodes:
+                self.nodes[ev.node].state = "kept"
+        elif isinstance(ev, BeamPruned):
+            cand = self.candidate(ev.candidate)
+            cand.pruned, cand.pruned_because, cand.live_text = True, ev.reason, ""
+            if ev.node in self.nodes:
+                node = self.nodes[ev.node]
+                node.state, node.pruned_because = "pruned", ev.reason
+        elif isinstance(ev, CandidateFinished):
+            cand = self.candidate(ev.candidate)
+            cand.finished, cand.reason, cand.answer = True, ev.reason, ev.answer
+            if ev.score is not None:
+                cand.aggregate = ev.score
+            # Text streamed after the last kept step is not part of the solution (a base
+            # model running on into the next few-shot problem): drop it, unless the run was
+            # stopped, where the user wants to see everything that was produced.
+            if ev.reason != "cancelled":
+                cand.live_text = ""
+            if ev.node is not None and ev.node in self.nodes:
+                self.nodes[ev.node].state = "finished"
+        elif isinstance(ev, AnswerSelected):
+            self.selection = ev
+            for cand in self.candidates.values():
+                cand.selected = ev.candidate is not None and cand.id == ev.candidate
+        elif isinstance(ev, RunStarted):
+            self.problem, self.config = ev.problem, dict(ev.config)
+            self.status = "running"
+        elif isinstance(ev, RunFinished):
+            self.usage = dict(ev.usage)
+            self.status = "cancelled" if ev.cancelled else "finished"
+        elif isinstance(ev, RunFailed):
+            self.usage = dict(ev.usage)
+            self.status = "failed"
+            self.error = (ev.error, ev.hint)
+
+    def candidate(self, cid: int, *, reported: bool = True) -> CandidateInfo:
+        """The candidate ``cid``, created on first mention."""
+        cand = self.candidates.get(cid)
+        if cand is None:
+            cand = self.candidates[cid] = CandidateInfo(cid)
+            sel = self.selection
+            cand.selected = sel is not None and sel.candidate == cid
+        cand.reported |= reported
+        return cand
+
+    # ------------------------------------------------------------------ queries
+
+    def chain(self, node_id: int | None) -> list[NodeInfo]:
+        """The steps from the first one down to ``node_id`` (none for ``None``)."""
+        out: list[NodeInfo] = []
+        seen: set[int] = set()
+        while node_id is not None and node_id in self.nodes and node_id not in seen:
+            seen.add(node_id)
+            node = self.nodes[node_id]
+            out.append(node)
+            node_id = node.parent
+        out.reverse()
+        return out
+
+    def path(self, cid: int) -> list[NodeInfo]:
+        """The candidate's steps from the first, inherited prefix included."""
+        cand = self.candidates.get(cid)
+        return self.chain(cand.last_node if cand else None)
+
+    def own_steps(self, cid: int) -> list[NodeInfo]:
+        """The steps the candidate wrote itself."""
+        cand = self.candidates.get(cid)
+        return [self.nodes[n] for n in cand.nodes if n in self.nodes] if cand else []
+
+    def inherited(self, cid: int) -> list[NodeInfo]:
+        """The steps its ancestors wrote before the candidate's first own step (beam search)."""
+        own = self.own_steps(cid)
+        return self.chain(own[0].parent) if own else []
