@@ -73,6 +73,34 @@ def test_truncated_file_is_typed(tiny_model: Path, tmp_path: Path, keep: float) 
     assert "truncated" in info.value.message or "not a GGUF" in info.value.message
 
 
+def test_long_string_arrays_are_stepped_over_exactly(tmp_path: Path) -> None:
+    """A vocabulary-sized string array is skipped without decoding; what follows it is read
+    right, and a file cut inside the array is reported as truncated."""
+    import gguf
+
+    path = tmp_path / "vocab.gguf"
+    words = [f"tok{i}-" + "é" * (i % 7) for i in range(20_000)]
+    w = gguf.GGUFWriter(str(path), "llama")
+    w.add_array("tokenizer.ggml.tokens", words)
+    w.add_string("tokenizer.chat_template", "{{ messages }}")
+    w.add_uint32("llama.block_count", 3)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    header = read_header(path)
+    assert header.vocab_size == 20_000
+    assert header.metadata["tokenizer.ggml.tokens"] is None  # counted, not kept
+    assert header.chat_template == "{{ messages }}"
+    assert header.arch_value("block_count") == 3
+    data = path.read_bytes()
+    cut = tmp_path / "cut-vocab.gguf"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelCorruptError) as info:
+        read_header(cut)
+    assert "truncated" in info.value.message
+
+
 def test_truncated_tensor_data_reports_missing_bytes(tiny_model: Path, tmp_path: Path) -> None:
     data = tiny_model.read_bytes()
     cut = tmp_path / "cut.gguf"
