@@ -439,6 +439,33 @@ def test_batched_draws_equal_whole_vocabulary_draws(
         assert fl == pytest.approx(sl, abs=1e-4)
 
 
+@pytest.mark.starter
+def test_batched_draws_equal_whole_vocabulary_draws_on_the_starter(
+    starter_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same on Gemma's 262k vocabulary, where the candidates come from interleaved
+    token groups (the tiny model's vocabulary is small enough to be searched directly)."""
+    import outthink.engine as engine
+
+    params = SamplingParams(seed=3, max_tokens=24, stop=())  # the defaults: top-k 40, ...
+
+    def run(m: Model) -> list:
+        gen = LlamaGenerator(m, n_ctx=plan_context(64, 6, 24), n_seq_max=6, threads=2)
+        with gen:
+            ids = gen.start("The three largest cities of France are", 6, params)
+            return [(o.tokens, o.logprobs) for o in run_to_completion(gen.extend(ids))]
+
+    with Model(starter_path) as m:
+        assert m.n_vocab // engine.TOPK_GROUPS > 1  # the grouped search is the one used
+        fast = run(m)
+        monkeypatch.setattr(engine, "TOPK_FAST_MAX", 0)
+        slow = run(m)
+    assert len({t for t, _ in fast}) > 1
+    for (ft, fl), (st, sl) in zip(fast, slow, strict=True):
+        assert ft == st
+        assert fl == pytest.approx(sl, abs=1e-4)
+
+
 def test_headers_are_parsed_once_per_file_version(tiny_model: Path, tmp_path: Path) -> None:
     copy = tmp_path / "copy.gguf"
     copy.write_bytes(tiny_model.read_bytes())
