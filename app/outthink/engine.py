@@ -688,7 +688,7 @@ class LlamaGenerator:
         self._sampler = _CandidateSampler(TOPK_FAST_MAX)
         self._lse_buf = np.empty(model.n_vocab, dtype=np.float32)
         self._pool: ThreadPoolExecutor | None = None
-        self._pool_buf = self._lse_buf
+        self._pool_buf = np.empty(0, dtype=np.float32)  # allocated with the helper thread
 
     @property
     def n_seq_max(self) -> int:

@@ -155,7 +155,7 @@ def _install_sigint(cancel: CancelToken) -> Any:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from outthink.bench.datasets import fetch_dataset_file
-    from outthink.bench.problems import load_problem_set, resolve_source, select_problems
+    from outthink.bench.problems import load_problem_set, resolve_source
     from outthink.bench.recommend import update_from_results
     from outthink.bench.report import resolve_reference, write_report
     from outthink.bench.runner import (
@@ -183,22 +183,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         source,
         fetch=lambda ds: fetch_dataset_file(ds, settings=settings, refresh=args.refresh_dataset),
     )
-    problems = select_problems(
-        problem_set.problems,
-        subject=args.subject,
-        level=args.level,
-        limit=args.limit,
-        sample_seed=args.sample_seed,
+    problems, info = problem_set.choose(
+        subject=args.subject, level=args.level, limit=args.limit, sample_seed=args.sample_seed
     )
-    info = {
-        **problem_set.describe(),
-        "filters": {
-            "subject": args.subject,
-            "level": args.level,
-            "limit": args.limit,
-            "sample_seed": args.sample_seed,
-        },
-    }
     choice = resolve_policy(args.policy, settings)
     spec = replace(
         spec, policy=choice.label, verifier=verifier_id(args.verifier, args.verifier_model)

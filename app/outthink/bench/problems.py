@@ -170,6 +170,22 @@ class ProblemSet:
             "count": len(self.problems),
         }
 
+    def choose(
+        self,
+        *,
+        subject: str | None = None,
+        level: str | None = None,
+        limit: int | None = None,
+        sample_seed: int | None = None,
+    ) -> tuple[list[Problem], dict[str, Any]]:
+        """The problems a benchmark runs (:func:`select_problems`) and the description of
+        the set and filters that its results folder records (a resume must match it)."""
+        problems = select_problems(
+            self.problems, subject=subject, level=level, limit=limit, sample_seed=sample_seed
+        )
+        filters = {"subject": subject, "level": level, "limit": limit, "sample_seed": sample_seed}
+        return problems, {**self.describe(), "filters": filters}
+
 
 _DATASET_RE = re.compile(r"^(?P<repo>[\w.-]+/[\w.-]+):(?P<file>[^@]+?)(?:@(?P<rev>[\w./-]+))?$")
 

@@ -288,18 +288,20 @@ class AppController(QObject):
 
     # ------------------------------------------------------------------ files
 
+    def _target(self, path: str | Path | None, title: str, name: str, kind: str) -> Path | None:
+        """``path``, or one the user picks in a save dialog (None when cancelled)."""
+        if path is not None:
+            return Path(path)
+        chosen, _ = QFileDialog.getSaveFileName(self.window, title, str(Path.home() / name), kind)
+        return Path(chosen) if chosen else None
+
     def export_json(self, path: str | Path | None = None) -> Path | None:
         if not self.runs.events:
             self.report_error("There is no run to export yet.", "Run a search first.")
             return None
-        if path is None:
-            chosen, _ = QFileDialog.getSaveFileName(
-                self.window, "Export run", str(Path.home() / "outthink-run.json"), "JSON (*.json)"
-            )
-            if not chosen:
-                return None
-            path = chosen
-        target = Path(path)
+        target = self._target(path, "Export run", "outthink-run.json", "JSON (*.json)")
+        if target is None:
+            return None
         try:
             data = [e.to_dict() for e in self.runs.events]
             target.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -311,14 +313,9 @@ class AppController(QObject):
         return target
 
     def export_png(self, path: str | Path | None = None) -> Path | None:
-        if path is None:
-            chosen, _ = QFileDialog.getSaveFileName(
-                self.window, "Export window", str(Path.home() / "outthink.png"), "PNG (*.png)"
-            )
-            if not chosen:
-                return None
-            path = chosen
-        target = Path(path)
+        target = self._target(path, "Export window", "outthink.png", "PNG (*.png)")
+        if target is None:
+            return None
         if not self.window.grab().save(str(target), "PNG"):
             self.report_error(f"Could not write {target}.", "Choose another folder.")
             return None

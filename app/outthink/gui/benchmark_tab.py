@@ -73,7 +73,7 @@ from outthink.config import Settings, data_dir
 from outthink.errors import OutthinkError, describe
 from outthink.generation import CancelToken
 from outthink.gui import theme
-from outthink.gui.workers import GeneratorWorker, engine_pool
+from outthink.gui.workers import GeneratorWorker, Status, engine_pool
 from outthink.search.config import SearchConfig
 from outthink.search.selection import SELECTION_RULES
 from outthink.search.strategies import strategy_names
@@ -84,7 +84,6 @@ __all__ = [
     "REPLOT_MS",
     "AccuracyPlot",
     "BenchRequest",
-    "BenchStatus",
     "BenchmarkController",
     "BenchmarkTab",
     "ReportDone",
@@ -110,13 +109,6 @@ class BenchRequest:
     level: str | None = None
     sample_seed: int | None = None
     reference: str | None = None  # reference lines: None, "auto", "MATH-500", "AIME24"
-
-
-@dataclass(frozen=True, slots=True)
-class BenchStatus:
-    """A line for the tab's status label (not a core event)."""
-
-    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,26 +141,17 @@ def bench_job(
 ) -> Iterator[object]:
     """Everything a benchmark does off the GUI thread. Raises on errors (the worker's
     ``errored`` signal carries them); ends with :class:`ReportDone`."""
-    from outthink.bench.problems import load_problem_set, resolve_source, select_problems
+    from outthink.bench.problems import load_problem_set, resolve_source
     from outthink.bench.recommend import update_from_results
     from outthink.bench.report import write_report
     from outthink.bench.runner import check_out_dir, run_bench, verifier_id
 
-    yield BenchStatus("Loading the problem set…")
+    yield Status("Loading the problem set…")
     problem_set = load_problem_set(resolve_source(req.problems))
-    problems = select_problems(
-        problem_set.problems,
-        subject=req.subject,
-        level=req.level,
-        limit=req.limit,
-        sample_seed=req.sample_seed,
+    problems, info = problem_set.choose(
+        subject=req.subject, level=req.level, limit=req.limit, sample_seed=req.sample_seed
     )
-    info = {
-        **problem_set.describe(),
-        "filters": {"subject": req.subject, "level": req.level, "limit": req.limit,
-                    "sample_seed": req.sample_seed},
-    }
-    yield BenchStatus("Loading the models…")
+    yield Status("Loading the models…")
     solver = make_solver(req)
     try:
         policy_id = getattr(solver, "policy_id", "") or (req.policy or "starter")
@@ -178,7 +161,7 @@ def bench_job(
             verifier=verifier_id(req.verifier, req.verifier_model),
         )
         check_out_dir(req.out_dir, spec, info)
-        yield BenchStatus("Running…")
+        yield Status("Running…")
         finished: BenchFinished | None = None
         for ev in run_bench(problems, spec, req.out_dir, solver=solver, cancel=cancel,
                             problem_info=info):
@@ -189,7 +172,7 @@ def bench_job(
         close = getattr(solver, "close", None)
         if close is not None:
             close()
-    yield BenchStatus("Writing the report…")
+    yield Status("Writing the report…")
     report = write_report(req.out_dir, reference=req.reference)
     recommendation = None
     if finished is not None and finished.status == "finished":
@@ -330,7 +313,7 @@ class BenchmarkController(QObject):
         self.plot_changed.emit(self.plot)
 
     def _on_event(self, ev: object) -> None:
-        if isinstance(ev, BenchStatus):
+        if isinstance(ev, Status):
             self.status.emit(ev.text)
         elif isinstance(ev, BenchStarted):
             self._benchmark = (ev.config.get("problems") or {}).get("benchmark")

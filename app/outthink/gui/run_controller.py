@@ -28,7 +28,7 @@ from outthink.errors import Cancelled, OutthinkError, describe
 from outthink.events import Event, RunFailed, RunFinished
 from outthink.generation import CancelToken
 from outthink.gui.runstate import Changes, RunState
-from outthink.gui.workers import FunctionWorker, GeneratorWorker, engine_pool
+from outthink.gui.workers import FunctionWorker, GeneratorWorker, Status, engine_pool
 from outthink.search.config import SearchConfig
 
 log = logging.getLogger(__name__)
@@ -37,13 +37,6 @@ log = logging.getLogger(__name__)
 FLUSH_MS = 50
 #: Delay between Run and the worker's start (see RunController.start).
 LAUNCH_DELAY_MS = 50
-
-
-@dataclass(frozen=True, slots=True)
-class Status:
-    """A progress line for the status bar (not a core event; never exported)."""
-
-    text: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,11 +20,19 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 log = logging.getLogger(__name__)
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """A progress line a job yields for its status label (not a core event; never exported)."""
+
+    text: str
+
 
 _ENGINE_POOL: QThreadPool | None = None
 _IO_POOL: QThreadPool | None = None
