@@ -68,14 +68,17 @@ def setup_logging(verbose: bool = False) -> Path | None:
 # --------------------------------------------------------------------------- solve
 
 
-def _install_sigint(cancel: CancelToken) -> Any:
-    """First Ctrl-C stops the run cleanly (partial results are printed); the second kills."""
+def install_sigint(
+    cancel: CancelToken, message: str = "Stopping... (Ctrl-C again to quit at once)"
+) -> Any:
+    """First Ctrl-C sets ``cancel`` and prints ``message`` (the run stops cleanly, its partial
+    results kept); the second quits at once. Returns the previous handler to restore."""
 
     def handler(signum: int, frame: FrameType | None) -> None:
         if cancel.cancelled:
             raise KeyboardInterrupt
         cancel.cancel()
-        print("\nStopping... (Ctrl-C again to quit at once)", file=sys.stderr)
+        print(f"\n{message}", file=sys.stderr)
 
     try:
         return signal.signal(signal.SIGINT, handler)
@@ -172,7 +175,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
             m.close()
         raise
     loaded.append(policy)
-    previous = _install_sigint(cancel)
+    previous = install_sigint(cancel)
     events: list[Event] = []
     try:
         stream: Iterator[Event] = solve(

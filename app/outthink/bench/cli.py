@@ -18,7 +18,6 @@ import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from outthink.config import load_settings
@@ -134,25 +133,6 @@ def add_bench_parser(sub: Any) -> argparse.ArgumentParser:
     return b
 
 
-def _install_sigint(cancel: CancelToken) -> Any:
-    """First Ctrl-C: stop after saving what finished. Second: quit at once (also saved)."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        if cancel.cancelled:
-            raise KeyboardInterrupt
-        cancel.cancel()
-        print(
-            "\nStopping: finished runs are saved; run the same command again to resume. "
-            "(Ctrl-C again to quit at once.)",
-            file=sys.stderr,
-        )
-
-    try:
-        return signal.signal(signal.SIGINT, handler)
-    except ValueError:  # not the main thread
-        return None
-
-
 def cmd_bench(args: argparse.Namespace) -> int:
     from outthink.bench.datasets import fetch_dataset_file
     from outthink.bench.problems import load_problem_set, resolve_source
@@ -168,7 +148,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         run_bench,
         verifier_id,
     )
-    from outthink.cli import search_options
+    from outthink.cli import install_sigint, search_options
     from outthink.resolve import resolve_policy
 
     settings = load_settings()
@@ -209,7 +189,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         choice=choice,
     )
     cancel = CancelToken()
-    previous = _install_sigint(cancel)
+    previous = install_sigint(
+        cancel,
+        "Stopping: finished runs are saved; run the same command again to resume. "
+        "(Ctrl-C again to quit at once.)",
+    )
     bar = ProgressLine(sys.stderr)
     finished: BenchFinished | None = None
     try:

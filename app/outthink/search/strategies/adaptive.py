@@ -36,12 +36,12 @@ from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from outthink.answers import group_answers
-from outthink.events import CandidateFinished, Event
+from outthink.events import Event
 from outthink.search.config import SearchConfig
-from outthink.search.context import Candidate, SearchContext, finish_reason
+from outthink.search.context import Candidate, SearchContext
 from outthink.search.selection import Scored
 from outthink.search.strategies import StrategySpec, register
-from outthink.search.strategies.best_of_n import selection_event
+from outthink.search.strategies.best_of_n import complete_solutions, selection_event
 
 __all__ = [
     "MAX_SCORE",
@@ -148,27 +148,6 @@ def stop_reason(
     return None
 
 
-def _complete(ctx: SearchContext, cfg: SearchConfig, cands: list[Candidate]) -> Iterator[Event]:
-    """Generate the candidates' solutions to the end, exactly as Best-of-N does."""
-    live = list(cands)
-    while live:
-        ctx.cancel.check()
-        outs = yield from ctx.extend(live)
-        kept = yield from ctx.record_steps(list(zip(live, outs, strict=True)), cfg)
-        for cand, out in kept:
-            reason = finish_reason(cand, out, cfg)
-            if reason:
-                cand.finished, cand.reason = True, reason
-        for cand in live:
-            if cand.finished:
-                ctx.generator.drop(cand.seq)
-                ctx.verifier.drop(cand.id)
-                yield CandidateFinished(
-                    cand.id, cand.node, cand.answer, cand.score(cfg.agg), cand.reason
-                )
-        live = [c for c in live if not c.finished]
-
-
 def adaptive(
     ctx: SearchContext, cfg: SearchConfig
 ) -> Generator[Event, None, tuple[list[Candidate], AdaptiveOutcome]]:
@@ -187,7 +166,7 @@ def adaptive(
                 cand = Candidate(id=ctx.new_candidate_id(), seq=seq)
                 ctx.verifier.add(cand.id)
                 batch.append(cand)
-            yield from _complete(ctx, cfg, batch)
+            yield from complete_solutions(ctx, cfg, batch)
             done.extend(batch)
             remaining = cfg.n - len(done)
             if remaining:

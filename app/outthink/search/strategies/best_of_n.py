@@ -22,11 +22,20 @@ def sample_solutions(
     cands = [Candidate(id=ctx.new_candidate_id(), seq=s) for s in seqs]
     for c in cands:
         ctx.verifier.add(c.id)
+    yield from complete_solutions(ctx, cfg, cands)
+    return cands
+
+
+def complete_solutions(
+    ctx: SearchContext, cfg: SearchConfig, cands: list[Candidate]
+) -> Iterator[Event]:
+    """Generate and score the candidates' solutions step by step to the end; a finished
+    candidate's policy and verifier sequences are freed at once."""
     live = list(cands)
     while live:
+        ctx.cancel.check()
         outs = yield from ctx.extend(live)
-        pairs = list(zip(live, outs, strict=True))
-        kept = yield from ctx.record_steps(pairs, cfg)
+        kept = yield from ctx.record_steps(list(zip(live, outs, strict=True)), cfg)
         for cand, out in kept:
             reason = finish_reason(cand, out, cfg)
             if reason:
@@ -34,11 +43,11 @@ def sample_solutions(
         for cand in live:
             if cand.finished:
                 ctx.generator.drop(cand.seq)
+                ctx.verifier.drop(cand.id)
                 yield CandidateFinished(
                     cand.id, cand.node, cand.answer, cand.score(cfg.agg), cand.reason
                 )
         live = [c for c in live if not c.finished]
-    return cands
 
 
 def selection_event(cands: list[Candidate], cfg: SearchConfig, informative: bool) -> AnswerSelected:
