@@ -45,6 +45,9 @@ class AppController(QObject):
                 self._startup_error = (exc.message, exc.hint)
         self.settings = settings
         self._verifiers: list[options.ModelChoice] = []
+        #: The strategy whose values the panel shows, and what the user set for the others.
+        self._strategy = ""
+        self._strategy_values: dict[str, dict[str, Any]] = {}
         self.runs = RunController(self)
         from outthink.gui.models_dialog import ModelsController
 
@@ -173,8 +176,23 @@ class AppController(QObject):
             self.controls.add_policy_file(path)
 
     def on_strategy_changed(self, name: str) -> None:
-        """The user picked a strategy: its defaults, and the fields it fixes."""
-        self.controls.set_values(options.defaults_for(name))
+        """The user picked a strategy: the values last used with it (its defaults the first
+        time), and the fields it fixes. What the user set for the strategy they leave is kept
+        for when they come back; the fields no strategy has its own default for (max tokens,
+        seed, aggregation) carry over unchanged."""
+        c = self.controls
+        current = c.values()
+        if self._strategy and self._strategy != name:
+            self._strategy_values[self._strategy] = {
+                k: current[k] for k in options.strategy_fields(self._strategy)
+            }
+        values = options.defaults_for(name)
+        own = options.strategy_fields(name)
+        shared = [k for k in options.EDITED_FIELDS if k not in own]
+        values.update({k: current[k] for k in shared})
+        values.update({k: v for k, v in self._strategy_values.get(name, {}).items() if k in own})
+        c.set_values(values)
+        self._strategy = name
         self._update_strategy_fields(name)
 
     def _update_strategy_fields(self, name: str) -> None:
@@ -248,6 +266,13 @@ class AppController(QObject):
         values = options.defaults_for(c.strategy_name())
         values.update({k: v for k, v in extra.items() if k in options.EDITED_FIELDS})
         c.set_values(values)
+        self._strategy = c.strategy_name()
+        # What the user last set for each of the other strategies (gui.strategy.NAME.FIELD).
+        self._strategy_values = {}
+        for key, value in extra.items():
+            parts = key.split(".")
+            if len(parts) == 3 and parts[0] == "strategy" and parts[2] in options.EDITED_FIELDS:
+                self._strategy_values.setdefault(parts[1], {})[parts[2]] = value
         self._update_strategy_fields(c.strategy_name())
         c.problem.setPlainText(s.last_problem)
         policy = extra.get("policy")
@@ -276,6 +301,10 @@ class AppController(QObject):
         state["verifier_model"] = str(c.verifier_model.currentData() or "")
         state["compact"] = self.window.candidates.compact_box.isChecked()
         state["sort"] = self.window.candidates.sort_box.isChecked()
+        for name, remembered in self._strategy_values.items():
+            if name != state["strategy"]:
+                for key, value in remembered.items():
+                    state[f"strategy.{name}.{key}"] = value
         for key, value in state.items():
             s.extra[EXTRA_PREFIX + key] = value
         if self._settings_broken:

@@ -9,7 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QEvent,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QComboBox,
@@ -86,6 +94,21 @@ def select(combo: QComboBox, spec: object) -> bool:
         combo.setCurrentIndex(index)
         return True
     return False
+
+
+class WheelGuard(QObject):
+    """Ignores wheel events on a control that does not have the keyboard focus, so they reach
+    the scroll area around it."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (
+            event.type() == QEvent.Type.Wheel
+            and isinstance(watched, QWidget)
+            and not watched.hasFocus()
+        ):
+            event.ignore()
+            return True
+        return False
 
 
 class ControlPanel(QWidget):
@@ -178,7 +201,11 @@ class ControlPanel(QWidget):
         form.addRow(self.strategy_note)
         layout.addWidget(box)
 
-        buttons = QHBoxLayout()
+        # Run and Stop live in their own bar, which the window pins below the scrolling panel
+        # so they stay in reach at any window height.
+        self.button_bar = QWidget(self)
+        buttons = QHBoxLayout(self.button_bar)
+        buttons.setContentsMargins(0, 0, 0, 0)
         self.run_button = QPushButton("Run")
         self.run_button.setDefault(True)
         self.run_button.setToolTip(TOOLTIPS["run"])
@@ -187,7 +214,17 @@ class ControlPanel(QWidget):
         self.stop_button.setEnabled(False)
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.stop_button)
-        layout.addLayout(buttons)
+
+        # Tab moves focus out of the problem box (a problem needs no tab characters), and the
+        # mouse wheel scrolls the panel instead of changing a control that merely lies under
+        # the pointer: only a control the user clicked or tabbed into takes wheel turns.
+        self.problem.setTabChangesFocus(True)
+        self._wheel_guard = WheelGuard(self)
+        for widget in self.findChildren(QWidget):
+            if not isinstance(widget, QComboBox | QSpinBox | QDoubleSpinBox):
+                continue
+            widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+            widget.installEventFilter(self._wheel_guard)
 
         self.run_button.clicked.connect(self.run_clicked)
         self.stop_button.clicked.connect(self.stop_clicked)

@@ -44,7 +44,15 @@ class MainWindow(QMainWindow):
         left.setWidgetResizable(True)
         left.setWidget(self.controls)
         left.setFrameShape(QScrollArea.Shape.NoFrame)
-        split.addWidget(left)
+        # Run/Stop pinned under the scrolling panel: always visible, whatever the height.
+        left_pane = QWidget()
+        left_layout = QVBoxLayout(left_pane)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(left, 1)
+        left_layout.addWidget(self.controls.button_bar)
+        self.controls.button_bar.show()
+        self.left_scroll = left
+        split.addWidget(left_pane)
 
         right = QSplitter(Qt.Orientation.Vertical)
         self.tabs = QTabWidget()

@@ -67,6 +67,12 @@ def defaults_for(strategy: str) -> dict[str, Any]:
     return values
 
 
+def strategy_fields(strategy: str) -> tuple[str, ...]:
+    """The fields a strategy has its own values for (remembered per strategy in the panel);
+    the other edited fields are shared by all strategies."""
+    return tuple(k for k in EDITED_FIELDS if k in STRATEGY_DEFAULTS.get(strategy, {}))
+
+
 def fixed_fields(strategy: str) -> dict[str, Any]:
     """Fields the strategy forces whatever the user sets (greedy: N=1, temperature 0).
 
