@@ -207,3 +207,40 @@ def test_a_failed_run_shows_its_error_once(controller: AppController, qtbot: Any
     assert shown == [("llama.cpp refused to decode.", "Lower N and try again.")]
     assert controller.window.banner.message == "llama.cpp refused to decode."
     assert controller.controls.run_button.isEnabled()
+
+
+def test_stop_answers_from_finished_candidates_and_cards_say_stopped(
+    controller: AppController, qtbot: Any
+) -> None:
+    import time
+
+    def script(seed: int, index: int, text: str) -> tuple[str, Any]:
+        if seed < 2:  # two quick candidates
+            return f"The answer is {ANSWERS[seed]}.", "eog"
+        time.sleep(0.2)  # the others keep writing until Stop
+        return f"Step {index + 1}: still working.\n\n", "delimiter"
+
+    controller.window.show()
+    c = controller.controls
+    controller.runs._job = make_fake_job(script=script)
+    c.problem.setPlainText("What is 2 + 5?")
+    c.n.setValue(4)
+    c.max_tokens.setValue(4000)
+    assert controller.start_run()
+    st = controller.runs.state
+    qtbot.waitUntil(lambda: sum(x.finished for x in st.candidates.values()) == 2
+                    and len(controller.window.candidates.cards) == 4, timeout=10_000)
+    # Text has streamed, so the live counter is not 0.
+    qtbot.waitUntil(lambda: "0 tokens" not in controller.window.answer.stats.text(),
+                    timeout=2000)
+    with qtbot.waitSignal(controller.runs.run_ended, timeout=3000):
+        qtbot.mouseClick(c.stop_button, Qt.MouseButton.LeftButton)
+    assert st.selection is not None and st.selection.candidate in (0, 1)
+    assert "Stopped early" in st.selection.reason
+    cards = controller.window.candidates.cards
+    for cid, card in cards.items():
+        header = card.header.text()
+        assert "writing" not in header
+        if cid >= 2:
+            assert "stopped" in header
+    assert "chosen" in cards[st.selection.candidate].header.text()

@@ -204,3 +204,14 @@ def test_the_gui_shows_what_the_summary_says_at_every_repaint(
     if stop_at >= 0:
         assert st.status == "cancelled"
         assert set(st.candidates) - {c["id"] for c in summarize(events)["candidates"]}
+
+
+def test_token_counter_counts_streamed_text_before_a_step_ends() -> None:
+    from outthink.events import RunStarted
+
+    st = RunState()
+    st.apply(RunStarted("What is 2 + 2?", {}))
+    for i in range(5):
+        st.apply(TokensGenerated(0, f"w{i} "))
+        st.apply(TokensGenerated(1, f"v{i} "))
+    assert st.tokens() == 10  # one live delta per decoded token of a candidate

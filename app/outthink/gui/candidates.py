@@ -282,7 +282,7 @@ class CandidateCard(QFrame):
             self.live.setText(live)
             _show(self.live, bool(live) and not self.compact)
             self.live.setToolTip(_tooltip_text(cand.live_text))
-        self._update_header(cand, len(path))
+        self._update_header(cand, len(path), stopped=state.status == "cancelled")
         self._update_footer(cand, state)
         self._update_style(cand)
         if state.running and not cand.finished:
@@ -293,7 +293,7 @@ class CandidateCard(QFrame):
         bar = self.scroll_area.verticalScrollBar()
         bar.setValue(bar.maximum())
 
-    def _update_header(self, cand: CandidateInfo, n_steps: int) -> None:
+    def _update_header(self, cand: CandidateInfo, n_steps: int, stopped: bool = False) -> None:
         score = theme.fmt_score(cand.aggregate)
         if self.collapsed:
             self.header.setText(f"<b>#{cand.id}</b><br>{score}")
@@ -306,8 +306,10 @@ class CandidateCard(QFrame):
             state = "★ chosen"
         elif cand.pruned:
             state = "pruned"
-        elif cand.finished:
+        elif cand.finished and cand.reason != "cancelled":
             state = "finished"
+        elif stopped or cand.reason == "cancelled":
+            state = "stopped"
         else:
             state = "writing…"
         plural = "" if n_steps == 1 else "s"
@@ -441,7 +443,11 @@ class CandidatesView(QWidget):
                 stale.setParent(None)
                 stale.deleteLater()
         self._create_cards(changes)
-        for cid in changes.candidates:
+        refresh = set(changes.candidates)
+        if changes.finished:
+            # Every card says how the run ended for it ("stopped" after Stop).
+            refresh |= set(self.state.candidates)
+        for cid in refresh:
             card = self.cards.get(cid)
             cand = self.state.candidates.get(cid)
             if card is None or cand is None:

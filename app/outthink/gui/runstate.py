@@ -78,6 +78,9 @@ class RunState(RunModel):
         super().reset()
         self.started_at: float | None = None
         self.ended_at: float | None = None
+        #: Live text deltas seen: one per decoded token of a candidate (a token that completes
+        #: no character yet shows up in the next one), the live token count before a step ends.
+        self.streamed_tokens = 0
 
     # ------------------------------------------------------------------ folding
 
@@ -101,6 +104,7 @@ class RunState(RunModel):
         self.fold(ev)
         ch.new_candidates = len(self.candidates) > known
         if isinstance(ev, TokensGenerated):
+            self.streamed_tokens += 1
             ch.candidates.add(ev.candidate)
         elif isinstance(ev, _TREE_EVENTS):
             ch.candidates.add(ev.candidate)
@@ -137,10 +141,11 @@ class RunState(RunModel):
         return end - self.started_at
 
     def tokens(self) -> int:
-        """Policy tokens: the engine's count once the run ended, proposed steps before."""
+        """Policy tokens: the engine's count once the run ended; while it runs, the tokens of
+        the proposed steps or of the streamed text, whichever is more."""
         if "policy_tokens" in self.usage:
             return int(self.usage["policy_tokens"] or 0)
-        return self.policy_tokens
+        return max(self.policy_tokens, self.streamed_tokens)
 
     def answer_groups(self) -> list[tuple[str, int, float]]:
         """(answer, votes, summed score) per group: the selection's own numbers at the end,

@@ -14,11 +14,19 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from outthink.errors import Cancelled, OutthinkError, describe
-from outthink.events import Event, RunFailed, RunFinished, RunStarted
+from outthink.events import (
+    AnswerSelected,
+    CandidateFinished,
+    Event,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+)
 from outthink.generation import CancelToken, StepGenerator
 from outthink.prompts import Prompt, PromptFormat, build_prompt
 from outthink.search.config import SearchConfig
 from outthink.search.context import SearchContext
+from outthink.search.selection import Scored, select
 from outthink.search.strategies import get_strategy
 from outthink.verifiers.base import Verifier, VerifierSession
 
@@ -58,6 +66,9 @@ def run_search(
     t0 = time.perf_counter()
     gen: StepGenerator | None = None
     session: VerifierSession | None = None
+    finished: dict[int, CandidateFinished] = {}  # candidates that completed, for a Stop
+    selected = False
+    informative = verifier.informative
     try:
         spec = get_strategy(cfg.strategy)
         cfg = spec.prepare(cfg.validate())
@@ -65,9 +76,22 @@ def run_search(
         gen = make_generator(cfg)
         session = verifier.open(problem)
         ctx = SearchContext(problem, prompt, gen, session, cancel, informative=verifier.informative)
-        yield from spec.run(ctx, cfg)
+        events = spec.run(ctx, cfg)
+        try:
+            for ev in events:
+                if isinstance(ev, CandidateFinished) and ev.reason != "cancelled":
+                    finished[ev.candidate] = ev
+                elif isinstance(ev, AnswerSelected):
+                    selected = True
+                yield ev
+        finally:
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
         yield RunFinished(_usage(gen, session, t0))
     except Cancelled:
+        if finished and not selected:
+            yield _select_finished(list(finished.values()), cfg, informative)
         yield RunFinished(_usage(gen, session, t0), cancelled=True)
     except OutthinkError as exc:
         log.warning("Run failed: %s", exc)
@@ -80,6 +104,24 @@ def run_search(
             session.close()
         if gen is not None:
             gen.close()
+
+
+def _select_finished(
+    finished: list[CandidateFinished], cfg: SearchConfig, informative: bool
+) -> AnswerSelected:
+    """After a Stop: the answer among the candidates that had completed, by the run's rule."""
+    rule = cfg.select if informative or cfg.select == "majority" else "majority"
+    sel = select([Scored(f.candidate, f.answer, f.score) for f in finished], rule)
+    count = len(finished)
+    among = "the one candidate" if count == 1 else f"the {count} candidates"
+    return AnswerSelected(
+        candidate=sel.candidate,
+        answer=sel.answer,
+        rule=sel.rule,
+        votes=sel.votes,
+        group_scores=sel.group_scores,
+        reason=f"Stopped early: chosen among {among} that had finished. {sel.reason}".strip(),
+    )
 
 
 def solve(
