@@ -107,6 +107,18 @@ class AnswerSelected(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class AnswerGraded(Event):
+    """A finished candidate's answer checked against the problem's reference answer (only
+    when the run was given one: an example problem, a benchmark problem, ``--reference``)."""
+
+    kind: ClassVar[str] = "answer_graded"
+    candidate: int
+    answer: str | None
+    reference: str
+    correct: bool
+
+
+@dataclass(frozen=True, slots=True)
 class RunFinished(Event):
     kind: ClassVar[str] = "run_finished"
     usage: Mapping[str, Any]
@@ -132,6 +144,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         BeamPruned,
         CandidateFinished,
         AnswerSelected,
+        AnswerGraded,
         RunFinished,
         RunFailed,
     )

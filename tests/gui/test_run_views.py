@@ -244,3 +244,41 @@ def test_stop_answers_from_finished_candidates_and_cards_say_stopped(
         if cid >= 2:
             assert "stopped" in header
     assert "chosen" in cards[st.selection.candidate].header.text()
+
+
+def test_right_and_wrong_are_shown_against_the_reference(
+    controller: AppController, qtbot: Any
+) -> None:
+    c = controller.controls
+    controller.runs._job = make_fake_job()
+    c.set_reference("What is 2 + 5?", "7")
+    c.problem.setPlainText("What is 2 + 5?")
+    assert c.reference_answer == "7" and "7" in c.reference.text()
+    select(c.strategy, "best-of-n")
+    c.n.setValue(6)
+    with qtbot.waitSignal(controller.runs.run_ended, timeout=10_000):
+        assert controller.start_run()
+    qtbot.waitUntil(lambda: len(controller.window.candidates.cards) == 6, timeout=5000)
+    st = controller.runs.state
+    assert st.reference == "7" and st.chosen_correct() is True
+    cards = controller.window.candidates.cards
+    for cid, card in cards.items():
+        mark = "✓ right" if ANSWERS[cid] == "7" else "✗ wrong"
+        assert mark in card.header.text(), (cid, card.header.text())
+    assert "✓ right" in controller.window.answer.answer.text()
+    tree = controller.window.tree
+    tree.rebuild()
+    labels = [item.childItems()[0].text() for item in tree.items.values()
+              if st.nodes[item.node_id].state == "finished"]
+    assert any("✓" in t for t in labels) and any("✗" in t for t in labels)
+
+
+def test_the_reference_clears_when_the_problem_changes(controller: AppController) -> None:
+    c = controller.controls
+    c.examples.setCurrentIndex(1)
+    c.examples.activated.emit(1)
+    assert c.reference_answer and "Reference answer" in c.reference.text()
+    assert controller.build_request().reference == c.reference_answer
+    c.problem.setPlainText("What is 40 + 2?")
+    assert c.reference_answer == "" and c.reference.text() == ""
+    assert controller.build_request().reference is None

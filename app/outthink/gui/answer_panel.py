@@ -175,9 +175,17 @@ class AnswerPanel(QFrame):
             self.chart.set_groups(st.answer_groups(), winner)
         if changes.selection and st.selection is not None:
             sel = st.selection
-            self.answer.setText(
-                latex_to_html(sel.answer) if sel.answer else "<i>no answer found</i>"
-            )
+            shown = latex_to_html(sel.answer) if sel.answer else "<i>no answer found</i>"
+            correct = st.chosen_correct()
+            if correct is not None and st.reference is not None:
+                ref = latex_to_html(st.reference)
+                shown += (
+                    f" <span style='color:{theme.RIGHT.name()}'>✓ right</span>"
+                    if correct
+                    else f" <span style='color:{theme.WRONG.name()}'>✗ wrong</span>"
+                    f" <small>(reference {ref})</small>"
+                )
+            self.answer.setText(shown)
             reason = html_with_answers(sel.reason, [sel.answer, *sel.votes])
             self.reason.setText(f"<b>{html.escape(sel.rule)}</b>: {reason}")
         if changes.finished:

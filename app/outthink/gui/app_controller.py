@@ -230,6 +230,7 @@ class AppController(QObject):
             # A copy: the worker reads it while the GUI keeps saving its own state into it.
             settings=copy.deepcopy(self.settings),
             verifier_model=str(verifier_model) if verifier_model else None,
+            reference=c.reference_answer or None,
         )
 
     def start_run(self) -> bool:
@@ -274,6 +275,8 @@ class AppController(QObject):
             if len(parts) == 3 and parts[0] == "strategy" and parts[2] in options.EDITED_FIELDS:
                 self._strategy_values.setdefault(parts[1], {})[parts[2]] = value
         self._update_strategy_fields(c.strategy_name())
+        reference = extra.get("reference")
+        c.set_reference(s.last_problem, reference if isinstance(reference, str) else "")
         c.problem.setPlainText(s.last_problem)
         policy = extra.get("policy")
         if isinstance(policy, str) and policy:
@@ -301,6 +304,7 @@ class AppController(QObject):
         state["verifier_model"] = str(c.verifier_model.currentData() or "")
         state["compact"] = self.window.candidates.compact_box.isChecked()
         state["sort"] = self.window.candidates.sort_box.isChecked()
+        state["reference"] = c.reference_answer
         for name, remembered in self._strategy_values.items():
             if name != state["strategy"]:
                 for key, value in remembered.items():

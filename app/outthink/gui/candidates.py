@@ -312,6 +312,8 @@ class CandidateCard(QFrame):
             state = "stopped"
         else:
             state = "writing…"
+        if cand.correct is not None:
+            state += " · ✓ right" if cand.correct else " · ✗ wrong"
         plural = "" if n_steps == 1 else "s"
         if self.compact:
             self.header.setText(f"<b>#{cand.id}</b> {score}<br><small>{state}</small>")

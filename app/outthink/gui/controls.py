@@ -229,10 +229,14 @@ class ControlPanel(QWidget):
         self.run_button.clicked.connect(self.run_clicked)
         self.stop_button.clicked.connect(self.stop_clicked)
         self.examples.activated.connect(self._on_example)
+        self.problem.textChanged.connect(self._on_problem_edited)
         self.strategy.activated.connect(lambda _i: self.strategy_changed.emit(self.strategy_name()))
         self.verifier.currentIndexChanged.connect(lambda _i: self.verifier_changed.emit())
         self.policy.activated.connect(self._on_policy)
         self._policy_before: object = None
+        #: The example whose reference answer is shown; cleared once the problem is edited.
+        self._example_problem = ""
+        self.reference_answer = ""
 
     # ------------------------------------------------------------------ filling
 
@@ -271,13 +275,25 @@ class ControlPanel(QWidget):
         if index <= 0:
             return
         model_index = self.examples_model.index(index, 0)
-        self.problem.setPlainText(str(model_index.data(ExamplesModel.ProblemRole)))
-        answer = str(model_index.data(ExamplesModel.AnswerRole) or "")
-
-        self.reference.setText(
-            f"Reference answer: <b>{latex_to_html(answer)}</b>" if answer else ""
-        )
+        problem = str(model_index.data(ExamplesModel.ProblemRole))
+        self.set_reference(problem, str(model_index.data(ExamplesModel.AnswerRole) or ""))
+        self.problem.setPlainText(problem)
         self.examples.setCurrentIndex(0)
+
+    def set_reference(self, problem: str, answer: str) -> None:
+        """Show ``answer`` as the reference for ``problem`` (runs are graded against it) until
+        the problem text is changed."""
+        self._example_problem = problem.strip()
+        self.reference_answer = answer.strip()
+        self.reference.setText(
+            f"Reference answer: <b>{latex_to_html(self.reference_answer)}</b>"
+            if self.reference_answer
+            else ""
+        )
+
+    def _on_problem_edited(self) -> None:
+        if self.reference_answer and self.problem.toPlainText().strip() != self._example_problem:
+            self.set_reference("", "")
 
     # ------------------------------------------------------------------ values
 

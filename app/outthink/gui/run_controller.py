@@ -47,6 +47,8 @@ class RunRequest:
     cfg: SearchConfig
     settings: Settings
     verifier_model: str | None = None
+    #: The problem's reference answer (an example's): each finished answer is graded against it.
+    reference: str | None = None
     run_info: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -174,6 +176,16 @@ def run_job(
             model.close()
 
 
+def _graded_job(
+    job: Callable[..., Iterator[Any]], req: RunRequest, cache: ModelCache, cancel: CancelToken
+) -> Iterator[Any]:
+    """The job's stream with each finished answer graded against the reference (on the
+    engine thread: comparing answers can take a moment)."""
+    from outthink.search.grading import graded
+
+    yield from graded(job(req, cache, cancel), req.reference)
+
+
 def _first_candidates(cfg: SearchConfig) -> int:
     """How many candidates the strategy starts with (N after its own adjustments)."""
     from outthink.search.strategies import get_strategy
@@ -257,7 +269,7 @@ class RunController(QObject):
         self._pending = []
         self._reported = False
         self._cancel = CancelToken()
-        worker = GeneratorWorker(self._job, req, self.cache, self._cancel)
+        worker = GeneratorWorker(_graded_job, self._job, req, self.cache, self._cancel)
         worker.signals.yielded.connect(self._on_item)
         worker.signals.errored.connect(self._on_error)
         worker.signals.finished.connect(self._on_finished)

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from outthink.events import (
+    AnswerGraded,
     AnswerSelected,
     BeamKept,
     BeamPruned,
@@ -109,6 +110,9 @@ class RunState(RunModel):
         elif isinstance(ev, _TREE_EVENTS):
             ch.candidates.add(ev.candidate)
             ch.tree = True
+        elif isinstance(ev, AnswerGraded):
+            ch.candidates.add(ev.candidate)
+            ch.selection = ch.tree = True
         elif isinstance(ev, AnswerSelected):
             ch.candidates |= chosen ^ self._chosen()  # cards whose "chosen" mark flipped
             ch.selection = ch.tree = True

@@ -18,6 +18,9 @@ PRUNED = QColor(150, 150, 150)
 SELECTED = QColor(33, 110, 220)
 VOTES = QColor(86, 132, 214)
 SCORES = QColor(82, 168, 98)
+#: Right and wrong answers against a reference.
+RIGHT = QColor(30, 140, 60)
+WRONG = QColor(200, 50, 40)
 
 
 def em(widget: QWidget, factor: float = 1.0) -> int:

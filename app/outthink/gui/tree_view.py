@@ -249,7 +249,9 @@ class SearchTreeView(QWidget):
             item.setToolTip(self._tooltip(node))
             text = theme.fmt_score(node.score)
             if node.state == "finished":
-                text += " ■"
+                correct = st.candidates[node.candidate].correct if (
+                    node.candidate in st.candidates) else None
+                text += " ■" if correct is None else (" ✓" if correct else " ✗")
             label = QGraphicsSimpleTextItem(text, item)
             label.setBrush(QBrush(theme.TINT_TEXT))
             br = label.boundingRect()

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Self
 
 from outthink.events import (
+    AnswerGraded,
     AnswerSelected,
     BeamKept,
     BeamPruned,
@@ -64,6 +65,8 @@ class CandidateInfo:
     pruned: bool = False
     pruned_because: str = ""
     selected: bool = False
+    #: Its answer against the run's reference answer (None: not graded).
+    correct: bool | None = None
     #: False while all the stream said of it is streamed text: no step, score, prune or end of
     #: its own yet (the summary leaves such candidates out; the GUI shows them writing).
     reported: bool = False
@@ -91,6 +94,7 @@ class RunModel:
         self.status = "idle"
         self.error: tuple[str, str] | None = None  # (message, hint) of a failed run
         self.policy_tokens = 0  # tokens of proposed steps, while usage is not known yet
+        self.reference: str | None = None  # the reference answer the run was graded against
 
     @classmethod
     def of(cls, events: Iterable[Event]) -> Self:
@@ -145,6 +149,9 @@ class RunModel:
                 cand.live_text = ""
             if ev.node is not None and ev.node in self.nodes:
                 self.nodes[ev.node].state = "finished"
+        elif isinstance(ev, AnswerGraded):
+            self.candidate(ev.candidate).correct = ev.correct
+            self.reference = ev.reference
         elif isinstance(ev, AnswerSelected):
             self.selection = ev
             for cand in self.candidates.values():
@@ -183,6 +190,13 @@ class RunModel:
             node_id = node.parent
         out.reverse()
         return out
+
+    def chosen_correct(self) -> bool | None:
+        """Whether the selected answer is right (None: no reference, or nothing chosen)."""
+        sel = self.selection
+        if sel is None or sel.candidate is None or sel.candidate not in self.candidates:
+            return None
+        return self.candidates[sel.candidate].correct
 
     def path(self, cid: int) -> list[NodeInfo]:
         """The candidate's steps from the first, inherited prefix included."""

@@ -46,6 +46,9 @@ def summary_of(run: RunModel) -> dict[str, Any]:
         "tree": {"nodes": [_node(run.nodes[k]) for k in sorted(run.nodes)]},
         "config": config,
     }
+    if run.reference is not None:  # graded against a reference answer
+        out["reference"] = run.reference
+        out["correct"] = run.chosen_correct()
     if run.error is not None:
         out["error"] = {"error": run.error[0], "hint": run.error[1]}
     return out
@@ -53,7 +56,7 @@ def summary_of(run: RunModel) -> dict[str, Any]:
 
 def _candidate(run: RunModel, cand: CandidateInfo) -> dict[str, Any]:
     own, inherited = run.own_steps(cand.id), run.inherited(cand.id)
-    return {
+    out = {
         "id": cand.id,
         # A beam's own steps start where its parent's ended: its solution is the whole chain.
         "text": "".join(n.text for n in inherited) + "".join(n.text for n in own),
@@ -66,6 +69,9 @@ def _candidate(run: RunModel, cand: CandidateInfo) -> dict[str, Any]:
         "steps": [{"node": n.node, "text": n.text, "score": n.score} for n in own],
         "inherited_steps": len(inherited),
     }
+    if cand.correct is not None:
+        out["correct"] = cand.correct
+    return out
 
 
 def _node(node: NodeInfo) -> dict[str, Any]:
