@@ -876,8 +876,9 @@ def verify_entry(
     """Hash the entry's file and check it against what is expected; record a good result.
 
     Expected SHA-256: the catalog's, else the one recorded when the file was downloaded or
-    imported (which came from the Hub's LFS metadata). The GGUF header is also checked, which
-    catches truncation when no hash is known.
+    imported (which came from the Hub's LFS metadata). The file is also checked as the engine
+    checks it before loading (GGUF header, architecture), which catches truncation when no hash
+    is known.
     """
     settings = settings or load_settings()
     path = entry_path(entry, settings)
@@ -894,9 +895,9 @@ def verify_entry(
     if expected is None and record:
         expected = record.get("sha256")
     try:
-        from outthink.gguf_file import read_header
+        from outthink.gguf_file import check_model_file
 
-        read_header(path)
+        check_model_file(path)
     except ModelFileError as exc:
         return VerifyResult(entry.id, path, False, exc.message)
     actual = sha256_file(path, on_bytes=on_bytes)
@@ -1015,11 +1016,12 @@ def import_model(
 ) -> ModelEntry:
     """Register a GGUF that is already on disk, in place (default) or copied into the folder.
 
-    The header is read (a truncated or non-GGUF file is refused) and the file hashed, so
-    ``verify`` can later tell if it changed. Chat or completion format is taken from the
-    presence of a chat template; a verifier without a kind becomes a ``judge``.
+    The file is checked as the engine checks it before loading (a truncated, non-GGUF or
+    damaged file, or an architecture the bundled llama.cpp does not know, is refused) and
+    hashed, so ``verify`` can later tell if it changed. Chat or completion format is taken from
+    the presence of a chat template; a verifier without a kind becomes a ``judge``.
     """
-    from outthink.gguf_file import read_header
+    from outthink.gguf_file import check_model_file
 
     settings = settings or load_settings()
     src = Path(source).expanduser()
@@ -1027,7 +1029,7 @@ def import_model(
         raise ConfigError(f"Role {role!r} is not one of {', '.join(ROLES)}.")
     if not src.is_file():
         raise ModelMissingError(f"No file at {src}.", hint="Give the path of a .gguf file.")
-    header = read_header(src)
+    header = check_model_file(src)
     catalog = load_catalog(settings)
     model_id = model_id or _slug(src.stem)
     if not _ID_RE.match(model_id):
