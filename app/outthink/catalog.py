@@ -41,7 +41,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-from outthink.config import Settings, config_dir, load_settings
+from outthink.config import Settings, config_dir, load_settings, storage_error, write_atomic
 from outthink.errors import (
     Cancelled,
     CatalogError,
@@ -65,6 +65,7 @@ KNOWN_VERIFIER_KINDS = ("prm-rlhflow", "prm-math-shepherd", "judge", "self-certa
 PARTIAL_DIR = ".partial"
 LOCAL_DIR = "local"
 REGISTRY_FILE = "registry.json"
+_REGISTRY_WHAT = "the model registry (what was imported and verified)"
 
 Role = Literal["policy", "verifier"]
 ModelState = Literal["present", "missing", "partial", "available", "unverified", "changed"]
@@ -553,15 +554,21 @@ def read_registry(settings: Settings) -> dict[str, Any]:
 
 
 def update_registry(settings: Settings, change: Callable[[dict[str, Any]], None]) -> None:
-    """Read-modify-write under a lock, replacing the file atomically."""
+    """Read-modify-write under a lock, replacing the file atomically.
+
+    A failed write (a full disk) raises :class:`~outthink.errors.StorageError` and leaves the
+    previous registry whole, with no temporary file behind.
+    """
     path = registry_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _REGISTRY_LOCK, _file_lock(path.with_name(REGISTRY_FILE + ".lock")):
-        data = read_registry(settings)
-        change(data)
-        tmp = path.with_name(f"{REGISTRY_FILE}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = _file_lock(path.with_name(REGISTRY_FILE + ".lock"))
+        with _REGISTRY_LOCK, lock:
+            data = read_registry(settings)
+            change(data)
+            write_atomic(path, json.dumps(data, indent=1, sort_keys=True), what=_REGISTRY_WHAT)
+    except OSError as exc:  # the folder or the lock file could not be created
+        raise storage_error(exc, path, _REGISTRY_WHAT) from None
 
 
 @contextlib.contextmanager
@@ -1117,6 +1124,8 @@ def _copy_hashing(src: Path, dest: Path, *, on_bytes: Callable[[int], None] | No
                 if on_bytes:
                     on_bytes(done)
         os.replace(tmp, dest)
+    except OSError as exc:  # a full disk, most likely: said in words, the half copy removed
+        raise storage_error(exc, dest, f"the copy of {src.name}") from None
     finally:
         tmp.unlink(missing_ok=True)
     return digest.hexdigest()

@@ -8,15 +8,18 @@ in the config folder.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import os
+import threading
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import platformdirs
 
-from outthink.errors import ConfigError
+from outthink.errors import ConfigError, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +117,55 @@ def fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+def storage_error(exc: OSError, path: Path, what: str) -> StorageError:
+    """The error for a failed write of ``what`` at ``path``: says whether the disk is full."""
+    if exc.errno in _DISK_FULL:
+        return StorageError(
+            f"The disk is full: {what} could not be saved to {path}; the previous version of "
+            "the file was kept unchanged.",
+            hint=f"Free some space on the disk that holds {path.parent}, then run it again.",
+        )
+    return StorageError(
+        f"Could not save {what} to {path}: {exc.strerror or exc}; the previous version of the "
+        "file was kept unchanged.",
+        hint=f"Check that {path.parent} is writable and the disk is healthy.",
+    )
+
+
+def write_atomic(path: Path, text: str, *, what: str, mode: int = 0o644) -> None:
+    """Replace ``path`` with ``text`` (UTF-8): all of it or, on any failure, none of it.
+
+    The text goes to a temporary file in the same folder, created with ``mode``, is fsynced,
+    then renamed over ``path``. A full disk, a permission error or a crash leaves the old file
+    whole and no temporary file behind; failures raise :class:`StorageError` naming ``what``.
+    """
+    tmp = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
+    data = text.encode("utf-8")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0),
+                     mode)
+        try:
+            if hasattr(os, "fchmod"):
+                os.fchmod(fd, mode)  # a leftover temporary file keeps its old mode otherwise
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        log.warning("Could not write %s: %s", path, exc)
+        raise storage_error(exc, path, what) from None
+    with contextlib.suppress(OSError):
+        fsync_dir(path.parent)
 
 
 def load_settings(path: Path | None = None) -> Settings:

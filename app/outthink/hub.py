@@ -699,7 +699,7 @@ def _download_locked(
     try:
         record_verified(dest, digest, settings, repo=item.repo, filename=item.filename,
                         revision=item.revision, commit=remote.commit)
-    except OSError as exc:
+    except (OSError, OutthinkError) as exc:
         # The file is in place and was checked; without the record it is only checked
         # again (hashed) the next time it is used.
         log.warning("Could not record the verified download of %s: %s", dest, exc)
