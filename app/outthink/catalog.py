@@ -812,6 +812,56 @@ def _record_matches(record: Mapping[str, Any] | None, path: Path) -> bool:
     return record.get("size") == st.st_size and record.get("mtime_ns") == st.st_mtime_ns
 
 
+def known_file_state(
+    path: Path, sha256: str, settings: Settings, *, size: int | None = None
+) -> ModelState:
+    """What is known about ``path`` against the expected content, without hashing anything.
+
+    ``missing``; ``changed`` (wrong size, or changed since it was verified, or verified with
+    another hash); ``unverified`` (never checked); ``present`` (verified, and its size and
+    mtime are still those it was verified at).
+    """
+    try:
+        st = path.stat()
+    except OSError:
+        return "missing"
+    if size is not None and st.st_size != size:
+        return "changed"
+    record = file_record(path, settings)
+    if record is None:
+        return "unverified"
+    if not _record_matches(record, path) or record.get("sha256") != sha256:
+        return "changed"
+    return "present"
+
+
+def check_known_file(
+    path: Path,
+    sha256: str,
+    settings: Settings,
+    *,
+    size: int | None = None,
+    on_bytes: Callable[[int], None] | None = None,
+) -> bool:
+    """Whether ``path`` (inside the models folder) holds exactly the content with ``sha256``.
+
+    Cheap when nothing changed: the size, then the hash recorded for the file's (path, size,
+    mtime); the whole file is hashed only when that key changed, and a match is recorded.
+    """
+    state = known_file_state(path, sha256, settings, size=size)
+    if state == "present":
+        return True
+    if state == "missing" or (size is not None and path.stat().st_size != size):
+        return False
+    if sha256_file(path, on_bytes=on_bytes) != sha256:
+        return False
+    try:
+        record_verified(path, sha256, settings)
+    except (OSError, OutthinkError) as exc:  # only a cache: the next check hashes again
+        log.warning("Could not record the verified file %s: %s", path, exc)
+    return True
+
+
 def sha256_file(
     path: Path,
     *,
@@ -841,8 +891,8 @@ class ModelStatus:
 
     ``state``: ``present`` (verified file), ``missing``, ``partial`` (an unfinished download;
     ``partial_bytes`` of ``entry.size_bytes``), ``available`` (starter package installed, file
-    assembled on first use), ``unverified`` (a file is there but was never checked: `pull`
-    or `verify` checks it), ``changed`` (the file changed since it was verified).
+    assembled or checked on first use), ``unverified`` (a file is there but was never checked:
+    `pull` or `verify` checks it), ``changed`` (the file changed since it was verified).
     """
 
     entry: ModelEntry
@@ -882,11 +932,14 @@ def model_status(entry: ModelEntry, settings: Settings | None = None) -> ModelSt
     settings = settings or load_settings()
     path = entry_path(entry, settings)
     if entry.package:
-        stamp = path.with_name(path.name + ".sha256")
-        if path.exists() and stamp.exists():
-            return ModelStatus(entry, "present", path)
-        from outthink.starter import starter_installed
+        from outthink.starter import starter_expected, starter_installed
 
+        if path.exists():
+            sha, size = starter_expected()
+            state = known_file_state(path, sha or entry.sha256 or "", settings, size=size)
+            if state == "unverified" and sha is not None:
+                state = "available"  # assembled before hashes were recorded: checked on use
+            return ModelStatus(entry, state, path)
         return ModelStatus(entry, "available" if starter_installed() else "missing", path)
     if entry.origin == "local":
         record = _import_record(entry.id, settings)
@@ -1069,6 +1122,9 @@ def verify_entry(
     if entry.origin == "local":
         record = _import_record(entry.id, settings)
     elif entry.package:
+        from outthink.starter import starter_expected
+
+        expected = starter_expected()[0] or expected
         record = None
     else:
         record = file_record(path, settings)
@@ -1104,7 +1160,9 @@ def verify_entry(
                 rec.update(size=st.st_size, mtime_ns=st.st_mtime_ns)
 
         update_registry(settings, refresh)
-    elif not entry.package:
+    elif entry.package:
+        record_verified(path, actual, settings)
+    else:
         details = {k: v for k, v in (record or {}).items()
                    if k in ("repo", "filename", "revision", "commit")}
         if entry.repo:
@@ -1361,7 +1419,10 @@ def remove_model(model_id: str, settings: Settings | None = None) -> RemoveResul
         if candidate.exists():
             candidate.unlink()
             deleted.append(candidate)
-    if entry.repo and not entry.package:
+    if entry.package:
+        with contextlib.suppress(ValueError, OSError):
+            forget_file(path, settings)
+    elif entry.repo:
         with contextlib.suppress(ValueError, OSError):
             forget_file(path, settings)
         _prune_empty_dirs(path.parent, root)
