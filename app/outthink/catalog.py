@@ -14,6 +14,13 @@ Models folder (``Settings.models_path()``)
     were imported. Names from any catalog are checked so nothing is read or written outside
     that folder.
 
+Registry
+    Every save also writes ``registry.json.bak``, a copy of the registry just written. A
+    registry that cannot be parsed is restored from that copy when the copy is good (the
+    damaged file is kept as ``registry.json.damaged-<time>``); when it is not, nothing
+    overwrites the damaged file: imports and removals are refused with a message naming it.
+    Either way :func:`registry_notices` says what happened, for the CLI and the GUI to show.
+
 Nothing here touches the network: downloads live in :mod:`outthink.hub`.
 
 Public API: :func:`load_catalog`, :class:`Catalog`, :class:`ModelEntry`,
@@ -41,7 +48,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-from outthink.config import Settings, config_dir, load_settings
+from outthink.config import Settings, config_dir, load_settings, storage_error, write_atomic
 from outthink.errors import (
     Cancelled,
     CatalogError,
@@ -50,6 +57,7 @@ from outthink.errors import (
     ModelCorruptError,
     ModelFileError,
     ModelMissingError,
+    OutthinkError,
 )
 from outthink.resources import resource_path
 
@@ -65,6 +73,8 @@ KNOWN_VERIFIER_KINDS = ("prm-rlhflow", "prm-math-shepherd", "judge", "self-certa
 PARTIAL_DIR = ".partial"
 LOCAL_DIR = "local"
 REGISTRY_FILE = "registry.json"
+REGISTRY_BACKUP = "registry.json.bak"
+_REGISTRY_WHAT = "the model registry (what was imported and verified)"
 
 Role = Literal["policy", "verifier"]
 ModelState = Literal["present", "missing", "partial", "available", "unverified", "changed"]
@@ -171,6 +181,8 @@ class Catalog:
 
     entries: tuple[ModelEntry, ...]
     files: tuple[Path, ...] = ()
+    #: Why imported models could not be listed (the registry cannot be read), else None.
+    registry_problem: str | None = None
 
     def get(self, model_id: str) -> ModelEntry:
         for entry in self.entries:
@@ -179,10 +191,14 @@ class Catalog:
         ids = [e.id for e in self.entries]
         close = difflib.get_close_matches(model_id, ids, n=3, cutoff=0.5)
         maybe = f" Did you mean {', '.join(close)}?" if close else ""
+        missing = (
+            f" Imported models are not among them: {self.registry_problem}."
+            if self.registry_problem else ""
+        )
         raise CatalogError(
             f"No model with id {model_id!r} in the catalog.{maybe}",
             hint="Known ids: " + ", ".join(ids) + ". `outthink models list` shows them all; "
-            "a .gguf path works too.",
+            "a .gguf path works too." + missing,
         )
 
     def by_role(self, role: str) -> tuple[ModelEntry, ...]:
@@ -229,7 +245,8 @@ def load_catalog(settings: Settings | None = None) -> Catalog:
             if entry.id in entries:
                 log.info("User catalog %s replaces the shipped entry %r", user_file, entry.id)
             entries[entry.id] = entry
-    for entry in _imported_entries(settings):
+    imported, problem = _imported_entries_and_problem(settings)
+    for entry in imported:
         if entry.id in entries:
             log.warning(
                 "Imported model %r has the id of a catalog entry; the catalog entry wins. "
@@ -239,7 +256,11 @@ def load_catalog(settings: Settings | None = None) -> Catalog:
             )
             continue
         entries[entry.id] = entry
-    return Catalog(tuple(entries.values()), tuple(files))
+    registry_problem = (
+        f"the model registry {registry_path(settings)} cannot be read ({problem})"
+        if problem else None
+    )
+    return Catalog(tuple(entries.values()), tuple(files), registry_problem)
 
 
 def parse_catalog_file(path: Path, *, origin: str) -> list[ModelEntry]:
@@ -534,34 +555,193 @@ def _empty_registry() -> dict[str, Any]:
     return {"schema": REGISTRY_SCHEMA, "files": {}, "imports": {}}
 
 
-def read_registry(settings: Settings) -> dict[str, Any]:
-    path = registry_path(settings)
-    if not path.exists():
-        return _empty_registry()
+def registry_backup_path(settings: Settings) -> Path:
+    return settings.models_path() / REGISTRY_BACKUP
+
+
+#: What happened to registries this process could not read, by registry path: shown once by
+#: whoever calls :func:`registry_notices` (``models list`` prints them).
+_NOTICES: dict[str, str] = {}
+
+
+def registry_notices() -> list[str]:
+    """Warnings about damaged registries met since the last call (each registry once)."""
+    notices = list(_NOTICES.values())
+    _NOTICES.clear()
+    return notices
+
+
+class _RegistryUnreadable(Exception):
+    """The registry exists but cannot be used; ``reason`` says why, in a few words.
+
+    ``damaged``: its content is broken (truncated, not JSON), so a good backup may replace it;
+    otherwise (no permission, a newer format) it is left alone.
+    """
+
+    def __init__(self, reason: str, *, damaged: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.damaged = damaged
+
+
+def _parse_registry(path: Path) -> dict[str, Any]:
+    """The registry at ``path``: empty when there is no file, :class:`_RegistryUnreadable`
+    when there is one that cannot be used (a ``damaged`` one may be restored from a copy)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return _empty_registry()
     except (OSError, ValueError) as exc:
-        # A damaged registry only costs re-verification, so it never blocks the app.
-        log.warning("Ignoring unreadable model registry %s (%s); files will be re-verified",
-                    path, exc)
-        return _empty_registry()
-    if not isinstance(data, dict) or data.get("schema") != REGISTRY_SCHEMA:
-        return _empty_registry()
+        raise _RegistryUnreadable(getattr(exc, "strerror", None) or str(exc)) from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise _RegistryUnreadable(f"not valid JSON: {exc}", damaged=True) from None
+    if not isinstance(data, dict):
+        raise _RegistryUnreadable("not a JSON object", damaged=True)
+    if data.get("schema") != REGISTRY_SCHEMA:
+        raise _RegistryUnreadable(
+            f"registry schema {data.get('schema')!r}, this version reads {REGISTRY_SCHEMA}"
+        )
     data.setdefault("files", {})
     data.setdefault("imports", {})
+    if not isinstance(data["files"], dict) or not isinstance(data["imports"], dict):
+        raise _RegistryUnreadable("`files` and `imports` must be JSON objects", damaged=True)
     return data
 
 
-def update_registry(settings: Settings, change: Callable[[dict[str, Any]], None]) -> None:
-    """Read-modify-write under a lock, replacing the file atomically."""
+def read_registry(settings: Settings) -> dict[str, Any]:
+    """The registry; a damaged one is restored from its backup when that is good.
+
+    When neither can be read this returns an empty registry (imported models are then not
+    listed, downloads are checked again) and :func:`registry_notices` says so; writes are
+    refused until the file is fixed or moved aside.
+    """
+    return _load_registry(settings, locked=False)[0]
+
+
+def _load_registry(settings: Settings, *, locked: bool) -> tuple[dict[str, Any], str | None]:
+    """(registry, why it could not be read or None). ``locked``: the caller holds the lock."""
     path = registry_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return _parse_registry(path), None
+    except _RegistryUnreadable:
+        pass
+    if locked:
+        return _recover_registry(settings)
+    try:
+        with _registry_lock(path):
+            return _recover_registry(settings)
+    except OSError as exc:  # cannot even take the lock (a read-only folder): do not repair
+        reason = f"the registry cannot be locked for repair: {exc.strerror or exc}"
+        return _unreadable(settings, reason)
+
+
+@contextlib.contextmanager
+def _registry_lock(path: Path) -> Iterator[None]:
     with _REGISTRY_LOCK, _file_lock(path.with_name(REGISTRY_FILE + ".lock")):
-        data = read_registry(settings)
-        change(data)
-        tmp = path.with_name(f"{REGISTRY_FILE}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, path)
+        yield
+
+
+def _recover_registry(settings: Settings) -> tuple[dict[str, Any], str | None]:
+    """Under the lock: read the registry again (another process may have repaired it), else
+    restore it from its backup, keeping the damaged file next to it."""
+    path, backup = registry_path(settings), registry_backup_path(settings)
+    try:
+        return _parse_registry(path), None
+    except _RegistryUnreadable as exc:
+        reason = exc.reason
+        if not exc.damaged:  # no permission, or a newer format: not ours to replace
+            return _unreadable(settings, reason)
+    try:
+        data = _parse_registry(backup) if backup.exists() else None
+    except _RegistryUnreadable:
+        data = None
+    if data is None:
+        return _unreadable(settings, reason, backup_tried=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    damaged = _free_name(path.with_name(f"{REGISTRY_FILE}.damaged-{stamp}"))
+    try:
+        os.replace(path, damaged)
+        write_atomic(path, json.dumps(data, indent=1, sort_keys=True), what=_REGISTRY_WHAT)
+    except (OSError, OutthinkError) as exc:
+        return _unreadable(settings, f"{reason}; restoring it from {backup.name} failed: {exc}",
+                           backup_tried=True)
+    log.warning("Model registry %s was damaged (%s); restored it from %s, kept the damaged "
+                "file as %s", path, reason, backup, damaged)
+    _NOTICES[str(path)] = (
+        f"The model registry {path} was damaged ({reason}). It was restored from its backup "
+        f"{backup}; the damaged file was kept as {damaged}."
+    )
+    return data, None
+
+
+def _unreadable(
+    settings: Settings, reason: str, *, backup_tried: bool = False
+) -> tuple[dict[str, Any], str]:
+    path, backup = registry_path(settings), registry_backup_path(settings)
+    log.warning("Model registry %s cannot be read (%s); imported models are not listed",
+                path, reason)
+    no_backup = f", and its backup {backup} is missing or damaged too" if backup_tried else ""
+    _NOTICES[str(path)] = (
+        f"The model registry {path} cannot be read ({reason}){no_backup}: imported models "
+        "are not listed and downloaded files will be checked again. Outthink will not "
+        "overwrite it: fix the file, or move it aside to start a new one."
+    )
+    return _empty_registry(), reason
+
+
+def _free_name(path: Path) -> Path:
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.name}-{n}")
+    return candidate
+
+
+def require_registry(settings: Settings) -> None:
+    """Refuse a change when the registry cannot be read: writing would lose what it holds."""
+    _, problem = _load_registry(settings, locked=False)
+    if problem is not None:
+        raise _registry_refusal(settings, problem)
+
+
+def _registry_refusal(settings: Settings, problem: str) -> CatalogError:
+    path = registry_path(settings)
+    _NOTICES.pop(str(path), None)  # the error says it all
+    return CatalogError(
+        f"The model registry {path} cannot be read ({problem}), so Outthink will not change "
+        "it: what it records about imported and downloaded models would be lost.",
+        hint=f"Fix the file, or move it aside (with its backup {REGISTRY_BACKUP} in the same "
+        "folder, if that is damaged too) to start a new registry; models imported before "
+        "must then be imported again.",
+    )
+
+
+def update_registry(settings: Settings, change: Callable[[dict[str, Any]], None]) -> None:
+    """Read-modify-write under a lock, replacing the file atomically, then its backup.
+
+    A failed write (a full disk) raises :class:`~outthink.errors.StorageError` and leaves the
+    previous registry whole, with no temporary file behind. A registry that cannot be read
+    (and not be restored from its backup) is never overwritten: :class:`CatalogError`.
+    """
+    path = registry_path(settings)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with _registry_lock(path):
+            data, problem = _load_registry(settings, locked=True)
+            if problem is not None:
+                raise _registry_refusal(settings, problem)
+            change(data)
+            text = json.dumps(data, indent=1, sort_keys=True)
+            write_atomic(path, text, what=_REGISTRY_WHAT)
+            try:
+                write_atomic(registry_backup_path(settings), text,
+                             what="the model registry's backup")
+            except OutthinkError as exc:  # the registry itself was saved
+                log.warning("Could not update the registry's backup: %s", exc)
+    except OSError as exc:  # the folder or the lock file could not be created
+        raise storage_error(exc, path, _REGISTRY_WHAT) from None
 
 
 @contextlib.contextmanager
@@ -632,6 +812,56 @@ def _record_matches(record: Mapping[str, Any] | None, path: Path) -> bool:
     return record.get("size") == st.st_size and record.get("mtime_ns") == st.st_mtime_ns
 
 
+def known_file_state(
+    path: Path, sha256: str, settings: Settings, *, size: int | None = None
+) -> ModelState:
+    """What is known about ``path`` against the expected content, without hashing anything.
+
+    ``missing``; ``changed`` (wrong size, or changed since it was verified, or verified with
+    another hash); ``unverified`` (never checked); ``present`` (verified, and its size and
+    mtime are still those it was verified at).
+    """
+    try:
+        st = path.stat()
+    except OSError:
+        return "missing"
+    if size is not None and st.st_size != size:
+        return "changed"
+    record = file_record(path, settings)
+    if record is None:
+        return "unverified"
+    if not _record_matches(record, path) or record.get("sha256") != sha256:
+        return "changed"
+    return "present"
+
+
+def check_known_file(
+    path: Path,
+    sha256: str,
+    settings: Settings,
+    *,
+    size: int | None = None,
+    on_bytes: Callable[[int], None] | None = None,
+) -> bool:
+    """Whether ``path`` (inside the models folder) holds exactly the content with ``sha256``.
+
+    Cheap when nothing changed: the size, then the hash recorded for the file's (path, size,
+    mtime); the whole file is hashed only when that key changed, and a match is recorded.
+    """
+    state = known_file_state(path, sha256, settings, size=size)
+    if state == "present":
+        return True
+    if state == "missing" or (size is not None and path.stat().st_size != size):
+        return False
+    if sha256_file(path, on_bytes=on_bytes) != sha256:
+        return False
+    try:
+        record_verified(path, sha256, settings)
+    except (OSError, OutthinkError) as exc:  # only a cache: the next check hashes again
+        log.warning("Could not record the verified file %s: %s", path, exc)
+    return True
+
+
 def sha256_file(
     path: Path,
     *,
@@ -661,8 +891,8 @@ class ModelStatus:
 
     ``state``: ``present`` (verified file), ``missing``, ``partial`` (an unfinished download;
     ``partial_bytes`` of ``entry.size_bytes``), ``available`` (starter package installed, file
-    assembled on first use), ``unverified`` (a file is there but was never checked: `pull`
-    or `verify` checks it), ``changed`` (the file changed since it was verified).
+    assembled or checked on first use), ``unverified`` (a file is there but was never checked:
+    `pull` or `verify` checks it), ``changed`` (the file changed since it was verified).
     """
 
     entry: ModelEntry
@@ -702,11 +932,14 @@ def model_status(entry: ModelEntry, settings: Settings | None = None) -> ModelSt
     settings = settings or load_settings()
     path = entry_path(entry, settings)
     if entry.package:
-        stamp = path.with_name(path.name + ".sha256")
-        if path.exists() and stamp.exists():
-            return ModelStatus(entry, "present", path)
-        from outthink.starter import starter_installed
+        from outthink.starter import starter_expected, starter_installed
 
+        if path.exists():
+            sha, size = starter_expected()
+            state = known_file_state(path, sha or entry.sha256 or "", settings, size=size)
+            if state == "unverified" and sha is not None:
+                state = "available"  # assembled before hashes were recorded: checked on use
+            return ModelStatus(entry, state, path)
         return ModelStatus(entry, "available" if starter_installed() else "missing", path)
     if entry.origin == "local":
         record = _import_record(entry.id, settings)
@@ -876,8 +1109,9 @@ def verify_entry(
     """Hash the entry's file and check it against what is expected; record a good result.
 
     Expected SHA-256: the catalog's, else the one recorded when the file was downloaded or
-    imported (which came from the Hub's LFS metadata). The GGUF header is also checked, which
-    catches truncation when no hash is known.
+    imported (which came from the Hub's LFS metadata). The file is also checked as the engine
+    checks it before loading (GGUF header, architecture), which catches truncation when no hash
+    is known.
     """
     settings = settings or load_settings()
     path = entry_path(entry, settings)
@@ -888,15 +1122,18 @@ def verify_entry(
     if entry.origin == "local":
         record = _import_record(entry.id, settings)
     elif entry.package:
+        from outthink.starter import starter_expected
+
+        expected = starter_expected()[0] or expected
         record = None
     else:
         record = file_record(path, settings)
     if expected is None and record:
         expected = record.get("sha256")
     try:
-        from outthink.gguf_file import read_header
+        from outthink.gguf_file import check_model_file
 
-        read_header(path)
+        check_model_file(path)
     except ModelFileError as exc:
         return VerifyResult(entry.id, path, False, exc.message)
     actual = sha256_file(path, on_bytes=on_bytes)
@@ -923,7 +1160,9 @@ def verify_entry(
                 rec.update(size=st.st_size, mtime_ns=st.st_mtime_ns)
 
         update_registry(settings, refresh)
-    elif not entry.package:
+    elif entry.package:
+        record_verified(path, actual, settings)
+    else:
         details = {k: v for k, v in (record or {}).items()
                    if k in ("repo", "filename", "revision", "commit")}
         if entry.repo:
@@ -966,8 +1205,14 @@ def _import_record(model_id: str, settings: Settings) -> dict[str, Any] | None:
 
 
 def _imported_entries(settings: Settings) -> list[ModelEntry]:
+    return _imported_entries_and_problem(settings)[0]
+
+
+def _imported_entries_and_problem(settings: Settings) -> tuple[list[ModelEntry], str | None]:
+    """Imported models, and why the registry could not be read (None when it could)."""
+    registry, problem = _load_registry(settings, locked=False)
     entries = []
-    for model_id, rec in read_registry(settings)["imports"].items():
+    for model_id, rec in registry["imports"].items():
         try:
             entries.append(
                 ModelEntry(
@@ -992,9 +1237,9 @@ def _imported_entries(settings: Settings) -> list[ModelEntry]:
                     else "used in place",
                 )
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             log.warning("Skipping damaged import record %r in the registry: %s", model_id, exc)
-    return entries
+    return entries, problem
 
 
 def _slug(text: str) -> str:
@@ -1015,11 +1260,12 @@ def import_model(
 ) -> ModelEntry:
     """Register a GGUF that is already on disk, in place (default) or copied into the folder.
 
-    The header is read (a truncated or non-GGUF file is refused) and the file hashed, so
-    ``verify`` can later tell if it changed. Chat or completion format is taken from the
-    presence of a chat template; a verifier without a kind becomes a ``judge``.
+    The file is checked as the engine checks it before loading (a truncated, non-GGUF or
+    damaged file, or an architecture the bundled llama.cpp does not know, is refused) and
+    hashed, so ``verify`` can later tell if it changed. Chat or completion format is taken from
+    the presence of a chat template; a verifier without a kind becomes a ``judge``.
     """
-    from outthink.gguf_file import read_header
+    from outthink.gguf_file import check_model_file
 
     settings = settings or load_settings()
     src = Path(source).expanduser()
@@ -1027,7 +1273,8 @@ def import_model(
         raise ConfigError(f"Role {role!r} is not one of {', '.join(ROLES)}.")
     if not src.is_file():
         raise ModelMissingError(f"No file at {src}.", hint="Give the path of a .gguf file.")
-    header = read_header(src)
+    header = check_model_file(src)
+    require_registry(settings)
     catalog = load_catalog(settings)
     model_id = model_id or _slug(src.stem)
     if not _ID_RE.match(model_id):
@@ -1115,6 +1362,8 @@ def _copy_hashing(src: Path, dest: Path, *, on_bytes: Callable[[int], None] | No
                 if on_bytes:
                     on_bytes(done)
         os.replace(tmp, dest)
+    except OSError as exc:  # a full disk, most likely: said in words, the half copy removed
+        raise storage_error(exc, dest, f"the copy of {src.name}") from None
     finally:
         tmp.unlink(missing_ok=True)
     return digest.hexdigest()
@@ -1146,6 +1395,7 @@ def remove_model(model_id: str, settings: Settings | None = None) -> RemoveResul
     the file for both, and the message says so.
     """
     settings = settings or load_settings()
+    require_registry(settings)
     catalog = load_catalog(settings)
     entry = catalog.get(model_id)
     root = settings.models_path()
@@ -1169,7 +1419,10 @@ def remove_model(model_id: str, settings: Settings | None = None) -> RemoveResul
         if candidate.exists():
             candidate.unlink()
             deleted.append(candidate)
-    if entry.repo and not entry.package:
+    if entry.package:
+        with contextlib.suppress(ValueError, OSError):
+            forget_file(path, settings)
+    elif entry.repo:
         with contextlib.suppress(ValueError, OSError):
             forget_file(path, settings)
         _prune_empty_dirs(path.parent, root)

@@ -9,11 +9,13 @@ main CLI to print. The settings come from ``args.settings`` when the main CLI pu
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from outthink.catalog import (
     ROLES,
@@ -22,6 +24,7 @@ from outthink.catalog import (
     import_model,
     list_models,
     load_catalog,
+    registry_notices,
     remove_model,
     untracked_files,
     verify_models,
@@ -30,6 +33,21 @@ from outthink.config import Settings, load_settings
 from outthink.errors import Cancelled, CatalogError
 
 _DEFAULT_CTX = 4096
+_F = TypeVar("_F", bound=Callable[..., int])
+
+
+def _with_notices(func: _F) -> _F:
+    """Print on stderr what happened to a damaged model registry while the command ran."""
+
+    @functools.wraps(func)
+    def run(*args: Any, **kwargs: Any) -> int:
+        try:
+            return func(*args, **kwargs)
+        finally:
+            for notice in registry_notices():
+                print(f"Warning: {notice}", file=sys.stderr)
+
+    return run  # type: ignore[return-value]
 
 
 def add_models_parser(subparsers: Any) -> None:
@@ -99,6 +117,7 @@ def _presence(status: ModelStatus) -> str:
     }[status.state]
 
 
+@_with_notices
 def cmd_list(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     settings = _settings(args)
@@ -199,6 +218,7 @@ class TerminalProgress:
         return "  ".join(parts)
 
 
+@_with_notices
 def cmd_pull(args: argparse.Namespace, out: TextIO | None = None,
              err: TextIO | None = None) -> int:
     from outthink import hub  # imported here: only pull needs the download machinery
@@ -230,6 +250,7 @@ def cmd_pull(args: argparse.Namespace, out: TextIO | None = None,
 # --- rm, import, verify ------------------------------------------------------------------------
 
 
+@_with_notices
 def cmd_rm(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     result = remove_model(args.id, _settings(args))
@@ -237,6 +258,7 @@ def cmd_rm(args: argparse.Namespace, out: TextIO | None = None) -> int:
     return 0
 
 
+@_with_notices
 def cmd_import(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     entry = import_model(
@@ -258,6 +280,7 @@ def cmd_import(args: argparse.Namespace, out: TextIO | None = None) -> int:
     return 0
 
 
+@_with_notices
 def cmd_verify(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     results = verify_models(args.id, _settings(args))

@@ -38,7 +38,6 @@ from outthink.errors import (
     EngineError,
     MemoryBudgetError,
     ModelCorruptError,
-    ModelUnsupportedError,
 )
 from outthink.generation import (
     CancelToken,
@@ -48,8 +47,7 @@ from outthink.generation import (
     TokenDeltas,
     Usage,
 )
-from outthink.gguf_file import GGUFHeader, read_header
-from outthink.llama_archs import LLAMA_CPP_VERSION, SUPPORTED_ARCHITECTURES
+from outthink.gguf_file import GGUFHeader, check_model_file
 
 log = logging.getLogger(__name__)
 
@@ -143,25 +141,6 @@ def system_info() -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- checks
-
-
-def check_model_file(path: str | Path) -> GGUFHeader:
-    """Header check before llama.cpp sees the file: typed errors instead of native crashes."""
-    header = read_header(path)
-    arch = header.architecture
-    if not arch:
-        raise ModelCorruptError(
-            f"{header.path.name} has no general.architecture in its metadata.",
-            hint="The file is damaged or not a language model; pick another GGUF.",
-        )
-    if arch not in SUPPORTED_ARCHITECTURES:
-        raise ModelUnsupportedError(
-            f"{header.path.name} uses the architecture {arch!r}, which the bundled llama.cpp "
-            f"(llama-cpp-python {LLAMA_CPP_VERSION}) does not know.",
-            hint="Pick a model of a supported family (Llama, Qwen, Gemma, Mistral, Phi, ...), "
-            "or update Outthink.",
-        )
-    return header
 
 
 def check_memory(header: GGUFHeader, n_ctx: int, n_seq: int, *, what: str = "") -> None:

@@ -62,6 +62,11 @@ class DownloadError(OutthinkError):
     pass
 
 
+class StorageError(OutthinkError):
+    """A file Outthink keeps (settings, the model registry) could not be written: disk full,
+    permissions. The previous version of the file is left as it was."""
+
+
 def describe(exc: BaseException) -> str:
     """One message for the user, whatever the exception."""
     if isinstance(exc, OutthinkError):

@@ -3,8 +3,12 @@
 The engine checks every model file here before handing it to llama.cpp, because llama.cpp's
 reaction to a bad file ranges from a clean NULL to aborting the process. This reader finds:
 missing files, non-GGUF files, unsupported versions, truncated metadata, tensor data running
-past the end of the file (a truncated download), and the architecture name, which the engine
-compares with the architectures the bundled llama.cpp knows.
+past the end of the file (a truncated download), and the architecture name.
+
+:func:`check_model_file` is the one place that accepts a model file: the engine before loading,
+``models import`` before registering and a Hub download before installing all go through it, so
+a file llama.cpp cannot run (not GGUF, damaged, unknown architecture) is refused the same way
+everywhere.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from outthink.errors import ModelCorruptError, ModelMissingError, ModelUnsupportedError
+from outthink.llama_archs import LLAMA_CPP_VERSION, SUPPORTED_ARCHITECTURES
 
 MAGIC = b"GGUF"
 SUPPORTED_VERSIONS = (2, 3)
@@ -148,15 +153,16 @@ class _Reader:
     took it straight back, which kept a waiting GUI thread out for 100-200 ms per parse.
     """
 
-    def __init__(self, buf: Any, path: Path, pos: int = 0) -> None:
+    def __init__(self, buf: Any, path: Path, pos: int = 0, name: str = "") -> None:
         self.buf = buf
         self.size = len(buf)
         self.path = path
+        self.name = name or path.name
         self.pos = pos
 
     def _truncated(self) -> ModelCorruptError:
         return ModelCorruptError(
-            f"{self.path.name} ends in the middle of its header (truncated file).",
+            f"{self.name} ends in the middle of its header (truncated file).",
             hint="Download or copy the file again; `outthink models verify` checks files.",
         )
 
@@ -184,7 +190,7 @@ class _Reader:
     def _check_length(self, n: int) -> None:
         if n > _MAX_STRING:
             raise ModelCorruptError(
-                f"{self.path.name} has an implausible string length in its header.",
+                f"{self.name} has an implausible string length in its header.",
                 hint="The file is damaged; download it again.",
             )
 
@@ -227,7 +233,7 @@ class _Reader:
             items = [self.value(etype, key, lengths) for _ in range(count)]
             return items if keep else None
         raise ModelCorruptError(
-            f"{self.path.name} has an unknown metadata type {vtype} (key {key!r}).",
+            f"{self.name} has an unknown metadata type {vtype} (key {key!r}).",
             hint="The file is damaged or was written by a newer tool than Outthink supports.",
         )
 
@@ -238,8 +244,12 @@ _CACHE: dict[tuple[str, int, int], GGUFHeader] = {}
 _CACHE_SIZE = 16
 
 
-def read_header(path: str | Path) -> GGUFHeader:
-    """Parse and sanity-check a GGUF file; raise a typed error that says what to do."""
+def read_header(path: str | Path, *, name: str = "") -> GGUFHeader:
+    """Parse and sanity-check a GGUF file; raise a typed error that says what to do.
+
+    ``name`` is how messages call the file (default: its file name), e.g. the model's name
+    while it still sits under a temporary name.
+    """
     path = Path(path)
     try:
         st = path.stat()
@@ -248,7 +258,7 @@ def read_header(path: str | Path) -> GGUFHeader:
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns) if st else None
     if key is not None and key in _CACHE:
         return _CACHE[key]
-    header = _read_header(path)
+    header = _read_header(path, name or path.name)
     if key is not None:
         if len(_CACHE) >= _CACHE_SIZE:
             _CACHE.pop(next(iter(_CACHE)))
@@ -256,7 +266,7 @@ def read_header(path: str | Path) -> GGUFHeader:
     return header
 
 
-def _read_header(path: Path) -> GGUFHeader:
+def _read_header(path: Path, name: str) -> GGUFHeader:
     if not path.exists():
         raise ModelMissingError(
             f"Model file not found: {path}.",
@@ -269,22 +279,22 @@ def _read_header(path: Path) -> GGUFHeader:
         magic = fh.read(4)
         if magic != MAGIC:
             raise ModelCorruptError(
-                f"{path.name} is not a GGUF model file.",
+                f"{name} is not a GGUF model file.",
                 hint="Outthink runs GGUF files (llama.cpp's format); pick a .gguf file.",
             )
         with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            data_offset, version, metadata, tensors, lengths = _parse(_Reader(mm, path, 4))
+            data_offset, version, metadata, tensors, lengths = _parse(_Reader(mm, path, 4, name))
     header = GGUFHeader(path, version, metadata, tuple(tensors), data_offset, size, lengths)
-    _check_extent(header)
+    _check_extent(header, name)
     return header
 
 
 def _parse(r: _Reader) -> tuple[int, int, dict[str, Any], list[TensorInfo], dict[str, int]]:
-    path = r.path
+    name = r.name
     version = r.scalar("<I")
     if version not in SUPPORTED_VERSIONS:
         raise ModelUnsupportedError(
-            f"{path.name} is GGUF version {version}; this build reads versions "
+            f"{name} is GGUF version {version}; this build reads versions "
             f"{', '.join(map(str, SUPPORTED_VERSIONS))}.",
             hint="Convert the model again with a current llama.cpp, or get a newer file.",
         )
@@ -292,7 +302,7 @@ def _parse(r: _Reader) -> tuple[int, int, dict[str, Any], list[TensorInfo], dict
     n_kv = r.scalar("<Q")
     if n_tensors > 1 << 20 or n_kv > 1 << 20:
         raise ModelCorruptError(
-            f"{path.name} has an implausible header (tensors={n_tensors}, keys={n_kv}).",
+            f"{name} has an implausible header (tensors={n_tensors}, keys={n_kv}).",
             hint="The file is damaged; download it again.",
         )
     metadata: dict[str, Any] = {}
@@ -303,23 +313,23 @@ def _parse(r: _Reader) -> tuple[int, int, dict[str, Any], list[TensorInfo], dict
         metadata[key] = r.value(vtype, key, lengths)
     tensors = []
     for _ in range(n_tensors):
-        name = r.string()
+        tensor = r.string()
         n_dims = r.scalar("<I")
         if n_dims > 8:
             raise ModelCorruptError(
-                f"{path.name}: tensor {name!r} has {n_dims} dimensions.",
+                f"{name}: tensor {tensor!r} has {n_dims} dimensions.",
                 hint="The file is damaged; download it again.",
             )
         shape = tuple(r.scalar("<Q") for _ in range(n_dims))
         ggml_type = r.scalar("<I")
         offset = r.scalar("<Q")
-        tensors.append(TensorInfo(name, shape, ggml_type, offset))
+        tensors.append(TensorInfo(tensor, shape, ggml_type, offset))
     alignment = int(metadata.get("general.alignment", DEFAULT_ALIGNMENT) or DEFAULT_ALIGNMENT)
     data_offset = (r.pos + alignment - 1) // alignment * alignment
     return data_offset, version, metadata, tensors, lengths
 
 
-def _check_extent(header: GGUFHeader) -> None:
+def _check_extent(header: GGUFHeader, name: str) -> None:
     end = header.data_offset
     for t in header.tensors:
         nbytes = t.nbytes()
@@ -328,8 +338,32 @@ def _check_extent(header: GGUFHeader) -> None:
     if end > header.file_size:
         missing = end - header.file_size
         raise ModelCorruptError(
-            f"{header.path.name} is truncated: its tensors need {end:,} bytes but the file has "
+            f"{name} is truncated: its tensors need {end:,} bytes but the file has "
             f"{header.file_size:,} ({missing:,} missing).",
             hint="The download or copy was cut short; download it again "
             "(`outthink models pull ID` resumes).",
         )
+
+
+def check_model_file(path: str | Path, *, name: str = "") -> GGUFHeader:
+    """Accept a model file only if the bundled llama.cpp can run it, else raise a typed error.
+
+    GGUF magic and version, a header that parses, tensor data inside the file, and an
+    architecture the pinned llama.cpp knows. ``name`` is how messages call the file.
+    """
+    header = read_header(path, name=name)
+    label = name or header.path.name
+    arch = header.architecture
+    if not arch:
+        raise ModelCorruptError(
+            f"{label} has no general.architecture in its metadata.",
+            hint="The file is damaged or not a language model; pick another GGUF.",
+        )
+    if arch not in SUPPORTED_ARCHITECTURES:
+        raise ModelUnsupportedError(
+            f"{label} uses the architecture {arch!r}, which the bundled llama.cpp "
+            f"(llama-cpp-python {LLAMA_CPP_VERSION}) does not know.",
+            hint="Pick a model of a supported family (Llama, Qwen, Gemma, Mistral, Phi, ...), "
+            "or update Outthink.",
+        )
+    return header

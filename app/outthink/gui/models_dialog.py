@@ -214,6 +214,8 @@ class ModelsController(QObject):
         except OutthinkError as exc:
             self.message.emit("error", exc.message, exc.hint)
             rows = []
+        for notice in catalog.registry_notices():  # a damaged registry: restored, or not
+            self.message.emit("warning", notice, "")
         self.model.set_rows(rows)
 
     def status(self, model_id: str) -> Any:
