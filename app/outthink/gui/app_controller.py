@@ -45,6 +45,7 @@ class AppController(QObject):
                 self._startup_error = (exc.message, exc.hint)
         self.settings = settings
         self._verifiers: list[options.ModelChoice] = []
+        self._statuses: list[Any] = []
         #: The strategy whose values the panel shows, and what the user set for the others.
         self._strategy = ""
         self._strategy_values: dict[str, dict[str, Any]] = {}
@@ -72,6 +73,10 @@ class AppController(QObject):
         w.stop_action.triggered.connect(self.stop_run)
         c.strategy_changed.connect(self.on_strategy_changed)
         c.verifier_changed.connect(self.on_verifier_changed)
+        c.verifier_picked.connect(self.on_verifier_picked)
+        # A finished run is ranked again at once when the user changes how it is ranked.
+        c.select.activated.connect(lambda _i: self.rerank())
+        c.agg.activated.connect(lambda _i: self.rerank())
         c.browse_policy.connect(self.browse_policy)
         r.busy_changed.connect(lambda _busy: self._sync_busy())
         # One engine thread serves both tabs: no Solve run while a benchmark runs.
@@ -143,6 +148,7 @@ class AppController(QObject):
         except OutthinkError as exc:
             self.report_error(exc.message, exc.hint)
             statuses = []
+        self._statuses = statuses
         c.set_policies(options.policy_choices(self.settings, statuses), keep=policy)
         for path in files:
             c.add_policy_file(path)
@@ -166,6 +172,19 @@ class AppController(QObject):
         needs = any(v.spec == spec and v.needs_model for v in self._verifiers)
         self.controls.verifier_model.setVisible(needs)
         self.controls.verifier_model_label.setVisible(needs)
+
+    def rerank(self) -> bool:
+        values = self.controls.values()
+        return self.runs.rerank(values["select"], values["agg"])
+
+    def on_verifier_picked(self) -> None:
+        """The user picked a verifier: the aggregation its scores suit comes with it
+        (calculator: min, since one false equation sinks a solution)."""
+        spec = self.controls.verifier.currentData()
+        agg = next((v.aggregation for v in self._verifiers if v.spec == spec), "")
+        if agg and agg != self.controls.agg.currentText():
+            self.controls.set_values({"agg": agg})
+            self.rerank()
 
     def browse_policy(self, path: str | None = None) -> None:
         if path is None:
@@ -248,6 +267,10 @@ class AppController(QObject):
             self.report_error(exc.message, exc.hint)
             return False
         self.window.banner.dismiss()
+        if req.verifier_model:
+            warning = options.verifier_model_warning(req.verifier_model, self._statuses)
+            if warning:
+                self.window.banner.show_message("warning", warning)
         self.save_state()
         return self.runs.start(req)
 
@@ -290,6 +313,11 @@ class AppController(QObject):
         vmodel = extra.get("verifier_model")
         if isinstance(vmodel, str):
             select(c.verifier_model, vmodel)
+        if "agg" not in extra:  # first start: the default verifier's own aggregation
+            spec = c.verifier.currentData()
+            agg = next((v.aggregation for v in self._verifiers if v.spec == spec), "")
+            if agg:
+                c.set_values({"agg": agg})
         cands = self.window.candidates
         cands.compact_box.setChecked(bool(extra.get("compact", False)))
         cands.sort_box.setChecked(bool(extra.get("sort", False)))

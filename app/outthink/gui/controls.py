@@ -116,6 +116,7 @@ class ControlPanel(QWidget):
     stop_clicked = Signal()
     strategy_changed = Signal(str)  # by the user
     verifier_changed = Signal()
+    verifier_picked = Signal()  # by the user
     browse_policy = Signal()
 
     def __init__(self, examples: list[dict[str, str]], parent: QWidget | None = None) -> None:
@@ -232,6 +233,7 @@ class ControlPanel(QWidget):
         self.problem.textChanged.connect(self._on_problem_edited)
         self.strategy.activated.connect(lambda _i: self.strategy_changed.emit(self.strategy_name()))
         self.verifier.currentIndexChanged.connect(lambda _i: self.verifier_changed.emit())
+        self.verifier.activated.connect(lambda _i: self.verifier_picked.emit())
         self.policy.activated.connect(self._on_policy)
         self._policy_before: object = None
         #: The example whose reference answer is shown; cleared once the problem is edited.

@@ -116,6 +116,7 @@ class ModelChoice:
     tooltip: str = ""
     needs_model: bool = False  # verifier kinds that need a verifier model
     enabled: bool = True
+    aggregation: str = ""  # verifiers: the aggregation their scores suit
 
 
 def _gib(n: int) -> str:
@@ -166,7 +167,16 @@ def verifier_choices(settings: Settings, statuses: list[Any] | None = None) -> l
                 spec.factory({}, VerifierContext())
             except OutthinkError:
                 continue
-        out.append(ModelChoice(kind, kind, True, spec.description, needs_model=spec.needs_model))
+        out.append(
+            ModelChoice(
+                kind,
+                kind,
+                True,
+                spec.description,
+                needs_model=spec.needs_model,
+                aggregation=spec.aggregation,
+            )
+        )
     try:
         statuses = statuses if statuses is not None else _statuses(settings)
     except OutthinkError as exc:
@@ -185,9 +195,29 @@ def verifier_choices(settings: Settings, statuses: list[Any] | None = None) -> l
             tip += f" This version has no {entry.verifier_kind!r} verifier."
         elif not st.present:
             tip += " Download it in Models → Manage models."
-        models.append(ModelChoice(entry.id, label, st.present, tip, enabled=known and st.present))
+        agg = verifiers.VERIFIERS[entry.verifier_kind].aggregation if known else ""
+        models.append(
+            ModelChoice(
+                entry.id, label, st.present, tip, enabled=known and st.present, aggregation=agg
+            )
+        )
     models.sort(key=lambda c: not c.installed)
     return out + models
+
+
+def verifier_model_warning(model_id: str | None, statuses: list[Any]) -> str:
+    """A warning when a model-based verifier kind is given a model the catalog does not list
+    as a verifier: a policy model asked to grade steps gives scores that are mostly noise."""
+    if not model_id:
+        return ""
+    for st in statuses:
+        if st.entry.id == model_id and st.entry.role != "verifier":
+            return (
+                f"{st.entry.name} is not a verifier model: its step scores will be close to "
+                "noise. Pick a verifier model (Models → Manage models lists them), or a "
+                "rule-based verifier such as calculator."
+            )
+    return ""
 
 
 def load_examples() -> list[dict[str, str]]:

@@ -28,7 +28,7 @@ from outthink.errors import Cancelled, OutthinkError, describe
 from outthink.events import Event, RunFailed, RunFinished
 from outthink.generation import CancelToken
 from outthink.gui.runstate import Changes, RunState
-from outthink.gui.workers import FunctionWorker, GeneratorWorker, Status, engine_pool
+from outthink.gui.workers import FunctionWorker, GeneratorWorker, Status, engine_pool, io_pool
 from outthink.search.config import SearchConfig
 
 log = logging.getLogger(__name__)
@@ -293,6 +293,34 @@ class RunController(QObject):
         if self._cancel is not None:
             self._cancel.cancel()
             self.status.emit("Stopping…")
+
+    def rerank(self, rule: str, agg: str) -> bool:
+        """Rank the finished run again under ``rule`` and ``agg`` (off the GUI thread: answers
+        are compared with math-verify); the views update when it is done. False when there is
+        no finished run to rank."""
+        st = self.state
+        if self.busy or st.status not in ("finished", "cancelled") or not st.candidates:
+            return False
+        worker = FunctionWorker(st.reranked, rule, agg)
+        run = id(st.selection), len(self.events)
+
+        def done(result: tuple[dict[int, float], Any]) -> None:
+            if self.busy or (id(st.selection), len(self.events)) != run:
+                return  # a new run (or another re-rank) came first
+            aggregates, selection = result
+            for cid, value in aggregates.items():
+                st.candidates[cid].aggregate = value
+            changes = Changes(candidates=set(st.candidates), tree=True, selection=True)
+            if selection is not None:
+                self.events.append(selection)
+                changes.merge(st.apply(selection))
+            self.updated.emit(changes)
+
+        worker.signals.returned.connect(done)
+        worker.signals.errored.connect(lambda exc: self.failed.emit(describe(exc), ""))
+        self._rerank_worker = worker  # kept alive until it reports
+        worker.start(io_pool())
+        return True
 
     def load_events(self, events: list[Event]) -> None:
         """Show a saved run (File → Open run)."""

@@ -191,6 +191,36 @@ class RunModel:
         out.reverse()
         return out
 
+    def reranked(self, rule: str, agg: str) -> tuple[dict[int, float], AnswerSelected | None]:
+        """The finished run ranked again under another selection rule or aggregation: every
+        step's score is in the stream, so nothing is generated or scored again. Returns each
+        finished candidate's new aggregate and the new selection (None: nothing finished).
+        Slow (answers are compared with math-verify): not on a GUI thread."""
+        from outthink.search.selection import Scored, aggregate, select
+
+        aggregates: dict[int, float] = {}
+        scored = []
+        for cid in sorted(self.candidates):
+            cand = self.candidates[cid]
+            if not cand.finished or cand.pruned:
+                continue
+            steps = [n.score for n in self.path(cid) if n.score is not None]
+            value = aggregate(steps, agg) if steps else None
+            if value is not None:
+                aggregates[cid] = value
+            scored.append(Scored(cid, cand.answer, value))
+        if not scored:
+            return aggregates, None
+        sel = select(scored, rule)
+        return aggregates, AnswerSelected(
+            candidate=sel.candidate,
+            answer=sel.answer,
+            rule=sel.rule,
+            votes=sel.votes,
+            group_scores=sel.group_scores,
+            reason=f"Ranked again with {rule} selection and {agg} aggregation: {sel.reason}",
+        )
+
     def chosen_correct(self) -> bool | None:
         """Whether the selected answer is right (None: no reference, or nothing chosen)."""
         sel = self.selection

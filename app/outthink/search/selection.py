@@ -162,12 +162,29 @@ def select(candidates: Sequence[Scored], rule: str, *, timeout: float = 2.0) -> 
             best = best_of(with_answer)
             chosen = candidates[best]
             group = next(g for g in groups if best in g.members)
+            top = _value(chosen.score)
+            rivals = sorted(
+                {
+                    str(candidates[i].answer)
+                    for i in with_answer
+                    if i not in group.members
+                    and top is not None
+                    and _value(candidates[i].score) is not None
+                    and _close(_value(candidates[i].score) or 0.0, top)
+                }
+            )
+            tie = (
+                f" Tied at that score with answer {', '.join(rivals)}; the lowest candidate id"
+                " wins a tie."
+                if rivals
+                else ""
+            )
             return result(
                 best,
                 "vanilla",
                 f"{total}; candidate {chosen.id} has the highest score "
                 f"{_fmt(chosen.score or 0.0)} and answered {chosen.answer} "
-                f"({_plural(len(group.members) - 1, 'other')} agreed).",
+                f"({_plural(len(group.members) - 1, 'other')} agreed).{tie}",
             )
         prefix = f"{total}, no verifier scores, so majority vote instead of vanilla: "
         rule = "majority"
@@ -178,8 +195,29 @@ def select(candidates: Sequence[Scored], rule: str, *, timeout: float = 2.0) -> 
     if rule == "majority":
         win = max(groups, key=lambda g: (votes[g.answer], sums[g.answer], -first_seen[g.answer]))
         detail = f"{votes[win.answer]} of {answered} votes"
+        tied = [g.answer for g in groups if g is not win and votes[g.answer] == votes[win.answer]]
+        if tied:
+            broken = (
+                "the larger summed score"
+                if all(not _close(sums[a], sums[win.answer]) for a in tied)
+                else "the answer seen first"
+            )
+            detail += f"; tied on votes with {', '.join(tied)}, broken by {broken}"
     else:
         win = max(groups, key=lambda g: (sums[g.answer], votes[g.answer], -first_seen[g.answer]))
         detail = f"weighted score {_fmt(sums[win.answer])} of {_fmt(math.fsum(sums.values()))}"
+        top = sums[win.answer]
+        tied = [g.answer for g in groups if g is not win and _close(sums[g.answer], top)]
+        if tied:
+            broken = (
+                "more votes"
+                if all(votes[a] != votes[win.answer] for a in tied)
+                else "the answer seen first"
+            )
+            detail += f"; tied at {_fmt(top)} with {', '.join(tied)}, broken by {broken}"
     best = best_of(win.members)
     return result(best, rule, f"{prefix}{votes[win.answer]} answered {win.answer} ({detail}).")
+
+
+def _close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)

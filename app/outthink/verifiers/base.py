@@ -69,6 +69,10 @@ class VerifierSpec:
     description: str
     factory: Callable[[Mapping[str, Any], VerifierContext], Verifier]
     needs_model: bool = False
+    #: How this kind's step scores are best combined into a solution's score (the default
+    #: the app offers with it): a rule checker that finds one wrong step means the solution
+    #: is wrong (``min``); a reward model's last step judges the whole solution (``last``).
+    aggregation: str = "last"
 
 
 @dataclass(slots=True)

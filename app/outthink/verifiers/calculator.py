@@ -417,6 +417,8 @@ def _factory(options: Mapping[str, Any], context: VerifierContext) -> Calculator
 register(
     VerifierSpec(
         kind="calculator",
+        # One false equation makes the solution wrong; "The answer is X." checks nothing.
+        aggregation="min",
         description=(
             "No model: checks every arithmetic equality a step writes (3 × 6 = 18) exactly; "
             "a wrong one scores the step low."

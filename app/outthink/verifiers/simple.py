@@ -141,6 +141,8 @@ register(
 register(
     VerifierSpec(
         kind="self-certainty",
+        # A confidence measure: the whole trace's, not its last sentence's.
+        aggregation="mean",
         description=(
             "No extra model: scores a step by the policy's own confidence, "
             "exp(mean token log-probability)."
