@@ -172,3 +172,42 @@ def test_stop_on_a_real_engine_within_a_second(controller: AppController, qtbot:
         assert len(card.steps) >= steps
         assert card.live.text().startswith(live[:20]) or len(card.steps) > steps
     assert c.run_button.isEnabled()
+
+
+@pytest.mark.starter
+@pytest.mark.slow
+def test_calculator_with_its_own_aggregation_picks_the_right_pencils_answer(
+    qtbot: Any, starter_path: Path
+) -> None:
+    """The app's defaults with the calculator verifier: a wrong "7 * 12 = 96" sinks its
+    solution (min aggregation), so 84 is chosen and marked right against the reference.
+    With "last" aggregation every solution ends on the same 0.90 answer step and the tie
+    went to 42."""
+    app = AppController(Settings(models_dir=str(starter_path.parent)))
+    qtbot.addWidget(app.window)
+    c = app.controls
+    pencils = next(
+        i for i in range(1, c.examples_model.rowCount())
+        if "pencils" in str(c.examples_model.index(i, 0).data(c.examples_model.ProblemRole))
+    )
+    c.examples.setCurrentIndex(pencils)
+    c.examples.activated.emit(pencils)
+    assert c.reference_answer == "84"
+    index = c.verifier.findData("calculator")
+    c.verifier.setCurrentIndex(index)
+    c.verifier.activated.emit(index)
+    assert c.agg.currentText() == "min"
+    assert c.strategy_name() == "best-of-n" and c.n.value() == 8
+    with qtbot.waitSignal(app.runs.run_ended, timeout=300_000):
+        assert app.start_run()
+    st = app.runs.state
+    assert st.status == "finished"
+    assert st.selection is not None and st.selection.answer == "84", st.selection
+    assert st.chosen_correct() is True
+    assert "✓ right" in app.window.answer.answer.text()
+    # Ranked again with "last", the tie goes to a wrong answer: the aggregation is what matters.
+    with qtbot.waitSignal(app.runs.updated, timeout=30_000):
+        c.agg.setCurrentIndex(c.agg.findText("last"))
+        c.agg.activated.emit(c.agg.currentIndex())
+    assert st.selection.answer != "84" and "tied" in st.selection.reason
+    app.shutdown()
