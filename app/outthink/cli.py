@@ -14,7 +14,6 @@ import signal
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from outthink import __version__
@@ -22,6 +21,7 @@ from outthink.config import Settings, cache_dir, config_dir, data_dir, load_sett
 from outthink.errors import ConfigError, OutthinkError, describe
 from outthink.events import Event, RunFailed, RunFinished
 from outthink.generation import CancelToken
+from outthink.interrupts import EXIT_INTERRUPTED, install_sigint, loading_models
 from outthink.prompts import PromptFormat
 from outthink.resolve import build_verifier, resolve_policy
 from outthink.search.config import SearchConfig
@@ -66,24 +66,6 @@ def setup_logging(verbose: bool = False) -> Path | None:
 
 
 # --------------------------------------------------------------------------- solve
-
-
-def install_sigint(
-    cancel: CancelToken, message: str = "Stopping... (Ctrl-C again to quit at once)"
-) -> Any:
-    """First Ctrl-C sets ``cancel`` and prints ``message`` (the run stops cleanly, its partial
-    results kept); the second quits at once. Returns the previous handler to restore."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        if cancel.cancelled:
-            raise KeyboardInterrupt
-        cancel.cancel()
-        print(f"\n{message}", file=sys.stderr)
-
-    try:
-        return signal.signal(signal.SIGINT, handler)
-    except ValueError:  # not the main thread
-        return None
 
 
 def _auto_strategy(args: argparse.Namespace, settings: Settings, problem: str) -> str:
@@ -159,18 +141,24 @@ def cmd_solve(args: argparse.Namespace) -> int:
         base = fmt or PromptFormat()
         fmt = PromptFormat(args.prompt_format, base.system_prompt, base.preamble)
     cancel = CancelToken()
-    verifier, loaded = build_verifier(
-        args.verifier,
-        settings,
-        model=args.verifier_model,
-        threads=threads,
-        gpu_layers=gpu_layers,
-        cancel=cancel,
-    )
+    verifier: Any = None
+    loaded: list[Any] = []
     try:
-        policy = Model(choice.path, n_gpu_layers=gpu_layers)
+        # Ctrl-C while llama.cpp loads stops here, before the next load (see loading_models).
+        with loading_models():
+            verifier, loaded = build_verifier(
+                args.verifier,
+                settings,
+                model=args.verifier_model,
+                threads=threads,
+                gpu_layers=gpu_layers,
+                cancel=cancel,
+            )
+        with loading_models():
+            policy = Model(choice.path, n_gpu_layers=gpu_layers)
     except BaseException:
-        verifier.close()
+        if verifier is not None:
+            verifier.close()
         for m in loaded:
             m.close()
         raise
@@ -385,14 +373,14 @@ def launch_gui() -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    setup_logging(getattr(args, "verbose", False))
-    if getattr(args, "self_check", None):
-        return run_self_check(args.self_check)
-    if not getattr(args, "command", None):
-        return launch_gui()
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        setup_logging(getattr(args, "verbose", False))
+        if getattr(args, "self_check", None):
+            return run_self_check(args.self_check)
+        if not getattr(args, "command", None):
+            return launch_gui()
         return int(args.func(args))
     except OutthinkError as exc:
         log.info("Command failed: %s", exc)
@@ -400,7 +388,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -1,0 +1,75 @@
+"""Run the real ``outthink`` console script in a subprocess, optionally with a start-up hook.
+
+A hook is a ``sitecustomize`` module put first on the child's ``PYTHONPATH``: Python imports it
+before ``outthink``, so it can wrap library functions to send a signal at an exact phase (no
+sleeping and hoping) without any help from the code under test.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+EXE = Path(sys.executable).with_name("outthink")
+
+#: Sends SIGINT to the process from inside llama.cpp's log callback while
+#: ``llama_model_load_from_file`` runs (native code on the stack): one per log line, as many
+#: as ``HOOK_SIGINTS`` says (default 1), for the first model loaded.
+SIGINT_WHILE_LOADING = '''
+import os
+import signal
+
+import llama_cpp
+
+_state = {"loading": False, "left": int(os.environ.get("HOOK_SIGINTS", "1"))}
+_real_load = llama_cpp.llama_model_load_from_file
+_real_callback_type = llama_cpp.llama_log_callback
+
+
+def _load(*args):
+    _state["loading"] = True
+    try:
+        return _real_load(*args)
+    finally:
+        _state["loading"] = False
+
+
+def _callback_type(fn):
+    def wrapped(level, text, user):
+        if _state["loading"] and _state["left"] > 0:
+            _state["left"] -= 1
+            os.kill(os.getpid(), signal.SIGINT)
+        return fn(level, text, user)
+
+    return _real_callback_type(wrapped)
+
+
+llama_cpp.llama_model_load_from_file = _load
+llama_cpp.llama_log_callback = _callback_type
+'''
+
+
+def run_cli(
+    args: list[str],
+    tmp: Path,
+    *,
+    hook: str | None = None,
+    env: dict[str, str] | None = None,
+    stdin: bytes | None = None,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[bytes]:
+    """``outthink ARGS`` with the test's folders (inherited), ``hook`` as sitecustomize."""
+    child = dict(os.environ)
+    path = [p for p in (child.get("PYTHONPATH") or "").split(os.pathsep) if p]
+    if hook is not None:
+        folder = tmp / "hook"
+        folder.mkdir(exist_ok=True)
+        (folder / "sitecustomize.py").write_text(hook, encoding="utf-8")
+        path.insert(0, str(folder))
+    child["PYTHONPATH"] = os.pathsep.join(path)
+    child.update(env or {})
+    return subprocess.run(
+        [str(EXE), *args], input=stdin, capture_output=True, timeout=timeout, env=child
+    )
