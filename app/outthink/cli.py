@@ -103,14 +103,63 @@ def search_options(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+_UTF8_HINT = (
+    "Give it as UTF-8 text: convert a file with `iconv -f LATIN1 -t UTF-8 FILE` (name its real "
+    "encoding), or set the terminal to UTF-8."
+)
+
+
+def utf8_text(text: str | bytes, what: str) -> str:
+    """``text`` as valid Unicode, else a ConfigError that shows where it is not UTF-8.
+
+    Python hands over undecodable command-line bytes as lone surrogates (``surrogateescape``),
+    which would fail much later, when the text is encoded for the tokenizer or printed.
+    """
+    if isinstance(text, bytes):
+        try:
+            return text.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            before = text[: exc.start].decode("utf-8", "replace")
+            shown = " ".join(f"0x{b:02x}" for b in text[exc.start : exc.end])
+            raise _not_utf8(what, f"byte {shown}", before) from None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        char = ord(text[exc.start])
+        # surrogateescape keeps an undecodable byte B as the code point U+DC00 + B.
+        shown = f"byte 0x{char - 0xDC00:02x}" if 0xDC80 <= char <= 0xDCFF else f"U+{char:04X}"
+        raise _not_utf8(what, shown, text[: exc.start]) from None
+    return text
+
+
+def _not_utf8(what: str, shown: str, before: str) -> ConfigError:
+    where = f"after {before[-30:]!r}" if before else "at the start"
+    return ConfigError(f"{what} is not valid UTF-8: {shown} {where}.", hint=_UTF8_HINT)
+
+
+def read_problem(words: Sequence[str]) -> str:
+    """The problem from the command line, or from standard input when it is ``-``."""
+    problem = " ".join(words).strip()
+    if problem != "-":
+        return utf8_text(problem, "The problem")
+    if sys.stdin is None:
+        raise ConfigError(
+            "The problem is `-` (read standard input), but there is no standard input.",
+            hint='Give the problem as an argument: outthink solve "What is 2+3?"',
+        )
+    # The bytes themselves: the text layer's decoding depends on the locale and on
+    # PYTHONIOENCODING (strict: a traceback; surrogateescape: garbage further on).
+    stream = getattr(sys.stdin, "buffer", None)
+    data: str | bytes = stream.read() if stream is not None else sys.stdin.read()
+    return utf8_text(data, "The problem on standard input").strip()
+
+
 def cmd_solve(args: argparse.Namespace) -> int:
     from outthink.engine import Model, check_memory, check_model_file, plan_context
     from outthink.search.runner import solve
     from outthink.search.summary import summarize
 
-    problem = " ".join(args.problem).strip()
-    if problem == "-":
-        problem = sys.stdin.read().strip()
+    problem = read_problem(args.problem)
     if not problem:
         raise ConfigError("The problem is empty.", hint='Example: outthink solve "What is 2+3?"')
     settings = load_settings()
@@ -136,7 +185,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
     fmt = choice.prompt_format
     if args.system_prompt is not None:
         base = fmt or PromptFormat("chat")
-        fmt = PromptFormat(base.kind, args.system_prompt, base.preamble)
+        system_prompt = utf8_text(args.system_prompt, "The --system-prompt text")
+        fmt = PromptFormat(base.kind, system_prompt, base.preamble)
     if args.prompt_format:
         base = fmt or PromptFormat()
         fmt = PromptFormat(args.prompt_format, base.system_prompt, base.preamble)

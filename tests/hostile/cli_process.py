@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 EXE = Path(sys.executable).with_name("outthink")
@@ -52,7 +53,7 @@ llama_cpp.llama_log_callback = _callback_type
 
 
 def run_cli(
-    args: list[str],
+    args: Sequence[str | bytes],
     tmp: Path,
     *,
     hook: str | None = None,
@@ -71,5 +72,9 @@ def run_cli(
     child["PYTHONPATH"] = os.pathsep.join(path)
     child.update(env or {})
     return subprocess.run(
-        [str(EXE), *args], input=stdin, capture_output=True, timeout=timeout, env=child
+        [os.fsencode(EXE), *map(os.fsencode, args)],
+        input=stdin,
+        capture_output=True,
+        timeout=timeout,
+        env=child,
     )
