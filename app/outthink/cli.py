@@ -6,10 +6,12 @@ With no arguments ``outthink`` starts the desktop app.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import logging
 import logging.handlers
+import os
 import signal
 import sys
 from collections.abc import Iterator, Sequence
@@ -215,25 +217,30 @@ def cmd_solve(args: argparse.Namespace) -> int:
     loaded.append(policy)
     previous = install_sigint(cancel)
     events: list[Event] = []
+    stream: Iterator[Event] = solve(
+        problem,
+        policy,
+        verifier,
+        cfg,
+        prompt_format=fmt,
+        threads=threads,
+        cancel=cancel,
+        run_info={"policy": choice.label},
+        n_ctx=settings.context_size,
+    )
     try:
-        stream: Iterator[Event] = solve(
-            problem,
-            policy,
-            verifier,
-            cfg,
-            prompt_format=fmt,
-            threads=threads,
-            cancel=cancel,
-            run_info={"policy": choice.label},
-            n_ctx=settings.context_size,
-        )
         for ev in stream:
             events.append(ev)
-            if args.events:
+            if args.events:  # a closed pipe (BrokenPipeError) ends the run here
                 print(json.dumps(ev.to_dict(), ensure_ascii=False), flush=True)
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
+        # A run left early (closed output, second Ctrl-C) frees its llama.cpp context now,
+        # before the models it uses, not whenever the generator is collected.
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
         verifier.close()
         for m in loaded:
             m.close()
@@ -421,8 +428,57 @@ def launch_gui() -> int:
     return int(gui_main())
 
 
+#: Exit status when standard output was closed early (``outthink ... | head -1``): 128 + SIGPIPE,
+#: what a shell reports for a program that a closed pipe stopped.
+EXIT_BROKEN_PIPE = 141
+
+
+def _drop_closed_output() -> None:
+    """Point a standard stream that cannot be flushed (its reader has gone) at the null device.
+
+    Python flushes the standard streams when it exits; without this, what is still buffered
+    for a closed pipe ends in an "Exception ignored ... BrokenPipeError" message.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        if stream is None:
+            continue
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            with contextlib.suppress(OSError, ValueError):
+                null = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(null, stream.fileno())
+                os.close(null)
+
+
+def _flush_output() -> bool:
+    """Flush standard output; False when its reader has gone (``| head -1``)."""
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except BrokenPipeError:
+        _drop_closed_output()
+        return False
+    except (OSError, ValueError):
+        pass
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        code = _command(argv)
+    except BrokenPipeError:
+        # The output's reader went away: stop (a run stops too) without a word, as a program
+        # that SIGPIPE ends would.
+        log.info("Standard output was closed; stopped.")
+        _drop_closed_output()
+        return EXIT_BROKEN_PIPE
+    # Output to a pipe is buffered: a reader that has gone shows up now, not at exit.
+    return code if _flush_output() else EXIT_BROKEN_PIPE
+
+
+def _command(argv: list[str]) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)

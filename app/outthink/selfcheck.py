@@ -182,6 +182,8 @@ def run(spec: str | None = None, *, out: TextIO | None = None, err: TextIO | Non
             f"{result.tokens_per_second:.1f} tokens/s (load {result.load_seconds:.2f} s)",
         )
         line("Text", repr(PROMPT + result.text))
+    except BrokenPipeError:  # the report's reader went away: not a failure of the build
+        raise
     except OutthinkError as exc:
         log.info("Self-check failed: %s", exc)
         print(f"Self-check FAILED: {exc}", file=err, flush=True)

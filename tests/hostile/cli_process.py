@@ -52,6 +52,40 @@ llama_cpp.llama_log_callback = _callback_type
 '''
 
 
+#: Counts ``llama_decode`` calls and writes the count to ``HOOK_DECODES_FILE`` at exit.
+COUNT_DECODES = '''
+import atexit
+import os
+
+import llama_cpp
+
+_calls = [0]
+_real_decode = llama_cpp.llama_decode
+
+
+def _decode(*args):
+    _calls[0] += 1
+    return _real_decode(*args)
+
+
+def _write():
+    with open(os.environ["HOOK_DECODES_FILE"], "w") as fh:
+        fh.write(str(_calls[0]))
+
+
+llama_cpp.llama_decode = _decode
+atexit.register(_write)
+'''
+
+
+def closed_pipe() -> int:
+    """The writing end of a pipe whose reader has already gone (``| head -1`` after it read
+    its line): every write to it fails with EPIPE. The caller closes it."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    return write_end
+
+
 def run_cli(
     args: Sequence[str | bytes],
     tmp: Path,
@@ -59,9 +93,13 @@ def run_cli(
     hook: str | None = None,
     env: dict[str, str] | None = None,
     stdin: bytes | None = None,
+    stdout: int | None = None,
     timeout: float = 60,
 ) -> subprocess.CompletedProcess[bytes]:
-    """``outthink ARGS`` with the test's folders (inherited), ``hook`` as sitecustomize."""
+    """``outthink ARGS`` with the test's folders (inherited), ``hook`` as sitecustomize.
+
+    Standard output is captured unless ``stdout`` (a file descriptor) is given.
+    """
     child = dict(os.environ)
     path = [p for p in (child.get("PYTHONPATH") or "").split(os.pathsep) if p]
     if hook is not None:
@@ -74,7 +112,8 @@ def run_cli(
     return subprocess.run(
         [os.fsencode(EXE), *map(os.fsencode, args)],
         input=stdin,
-        capture_output=True,
+        stdout=subprocess.PIPE if stdout is None else stdout,
+        stderr=subprocess.PIPE,
         timeout=timeout,
         env=child,
     )
