@@ -23,6 +23,7 @@ from outthink.catalog import (
     list_models,
     load_catalog,
     remove_model,
+    repair_hint,
     untracked_files,
     verify_models,
 )
@@ -260,7 +261,8 @@ def cmd_import(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 def cmd_verify(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    results = verify_models(args.id, _settings(args))
+    settings = _settings(args)
+    results = verify_models(args.id, settings)
     if args.json:
         json.dump([r.to_dict() for r in results], out, indent=2)
         out.write("\n")
@@ -271,9 +273,10 @@ def cmd_verify(args: argparse.Namespace, out: TextIO | None = None) -> int:
             out.write(f"{'OK ' if r.ok else 'BAD'}  {r.id}: {r.message}\n")
         bad = [r.id for r in results if not r.ok]
         if bad:
-            out.write(
-                "Fix a bad file with `outthink models rm ID` then `outthink models pull ID`.\n"
-            )
+            catalog = load_catalog(settings)
+            out.write("To fix:\n")
+            for model_id in bad:
+                out.write(f"  {repair_hint(catalog.get(model_id), settings)}\n")
     return 0 if all(r.ok for r in results) else 1
 
 

@@ -1,0 +1,72 @@
+"""Messages that must lead the user to something that works."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from outthink.cli import main
+
+
+def _commands(text: str) -> list[list[str]]:
+    """The `outthink ...` commands a message suggests, as argument lists for main()."""
+    return [shlex.split(cmd)[1:] for cmd in re.findall(r"`(outthink [^`]+)`", text)]
+
+
+def _damage(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[-100] ^= 1  # in the tensor data: the header still parses, the SHA-256 changes
+    path.write_bytes(bytes(data))
+
+
+# --- (a) a damaged or changed imported model: the advice must work for an import -------------
+
+
+@pytest.mark.parametrize("where", ["verify", "solve"])
+def test_the_fix_suggested_for_a_changed_imported_model_works(
+    tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    mine = tmp_path / "my model.gguf"
+    mine.write_bytes(tiny_model.read_bytes())
+    assert main(["models", "import", str(mine), "--id", "mine"]) == 0
+    _damage(mine)  # the user changed the file (or it was damaged)
+    capsys.readouterr()
+
+    if where == "verify":
+        assert main(["models", "verify"]) == 1
+        advice = capsys.readouterr().out
+    else:
+        assert main(["solve", "--policy", "mine", "What is 2+2?"]) == 1
+        advice = capsys.readouterr().err
+    assert "SHA-256 mismatch" in advice
+    steps = _commands(advice)
+    assert steps, advice
+    assert all(step[:2] != ["models", "pull"] for step in steps), advice  # nothing to download
+    for step in steps:  # doing what it says works...
+        assert main(step) == 0, (step, capsys.readouterr())
+    capsys.readouterr()
+    assert main(["models", "verify", "mine"]) == 0  # ...and the model is usable again
+
+
+def test_the_fix_suggested_for_a_changed_copied_import_names_a_copy_import(
+    tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    original = tmp_path / "original.gguf"
+    original.write_bytes(tiny_model.read_bytes())
+    assert main(["models", "import", str(original), "--copy", "--id", "copied",
+                 "--role", "verifier"]) == 0
+    from outthink.catalog import entry_path, load_catalog
+
+    _damage(entry_path(load_catalog().get("copied")))
+    capsys.readouterr()
+    assert main(["models", "verify", "copied"]) == 1
+    advice = capsys.readouterr().out
+    steps = _commands(advice.replace("ORIGINAL.gguf", shlex.quote(str(original))))
+    assert [s[:2] for s in steps] == [["models", "rm"], ["models", "import"]], advice
+    for step in steps:
+        assert main(step) == 0, (step, capsys.readouterr())
+    capsys.readouterr()
+    assert main(["models", "verify", "copied"]) == 0
