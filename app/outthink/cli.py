@@ -309,12 +309,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         "logs": str(log_dir()),
     }
     info["starter_model_installed"] = starter_installed()
-    models = (
-        sorted(p.name for p in settings.models_path().glob("*.gguf"))
-        if settings.models_path().exists()
-        else []
-    )
-    info["models_found"] = models
+    info.update(_models_on_disk(settings))
     info["offline"] = settings.is_offline()
     if args.json:
         print(json.dumps(info, indent=2))
@@ -331,9 +326,35 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     for k, v in info["folders"].items():
         print(f"{k.capitalize() + ' folder:':<17}{v}")
     print(f"Starter model:   {'installed' if info['starter_model_installed'] else 'not installed'}")
-    print(f"Models on disk:  {', '.join(models) if models else 'none'}")
+    if "models_error" in info:
+        print(f"Models on disk:  unknown - {info['models_error']}")
+    else:
+        found = [m if state == "present" else f"{m} ({state})"
+                 for m, state in info["models_found"].items()]
+        print(f"Models on disk:  {', '.join(found) if found else 'none'}")
+    if info.get("untracked_files"):
+        print(f"Other .gguf:     {', '.join(info['untracked_files'])} "
+              "(not in the catalog; `outthink models import PATH` adds one)")
     print(f"Offline mode:    {'on' if info['offline'] else 'off'}")
     return 0
+
+
+def _models_on_disk(settings: Settings) -> dict[str, Any]:
+    """The catalog's models that have a file here (Hub downloads sit in sub-folders of the
+    models folder, imports anywhere), with their state, and .gguf files no entry knows."""
+    from outthink.catalog import list_models, load_catalog, untracked_files
+
+    try:
+        catalog = load_catalog(settings)
+        found = {
+            s.entry.id: s.state
+            for s in list_models(settings, catalog)
+            if s.state in ("present", "unverified", "changed")
+        }
+        stray = [str(p) for p in untracked_files(settings, catalog)]
+    except OutthinkError as exc:  # a broken catalog must not stop the doctor
+        return {"models_found": {}, "untracked_files": [], "models_error": describe(exc)}
+    return {"models_found": found, "untracked_files": stray}
 
 
 # --------------------------------------------------------------------------- parser

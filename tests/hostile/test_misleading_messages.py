@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shlex
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from outthink.cli import main
+from tests.hub_server import FakeHub, catalog_entry, gguf_bytes
+
+REPO = "test-org/tiny-GGUF"
+FILE = "tiny-Q4_K_M.gguf"
 
 
 def _commands(text: str) -> list[list[str]]:
@@ -70,3 +77,31 @@ def test_the_fix_suggested_for_a_changed_copied_import_names_a_copy_import(
         assert main(step) == 0, (step, capsys.readouterr())
     capsys.readouterr()
     assert main(["models", "verify", "copied"]) == 0
+
+
+# --- (b) doctor lists the models that were downloaded (they live in sub-folders) ----------
+
+
+@pytest.fixture
+def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
+    """A fake Hub with one small GGUF, and a catalog entry ``tiny-test`` for it."""
+    with FakeHub() as server:
+        monkeypatch.setenv("HF_ENDPOINT", server.url)
+        data = gguf_bytes(tmp_path / "src" / "tiny.gguf", payload_bytes=256 * 1024)
+        server.add_file(REPO, FILE, data)
+        catalog = Path(os.environ["OUTTHINK_CONFIG_DIR"]) / "models.toml"
+        catalog.parent.mkdir(parents=True, exist_ok=True)
+        catalog.write_text(catalog_entry("tiny-test", REPO, FILE, size=len(data)))
+        yield server
+
+
+def test_doctor_lists_a_downloaded_model(
+    hub: FakeHub, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["models", "pull", "tiny-test"]) == 0
+    capsys.readouterr()
+    assert main(["doctor"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("Models on disk"))
+    assert "tiny-test" in line, line
+    assert main(["doctor", "--json"]) == 0
+    assert "tiny-test" in json.loads(capsys.readouterr().out)["models_found"]
