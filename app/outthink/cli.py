@@ -20,7 +20,7 @@ from typing import Any
 
 from outthink import __version__
 from outthink.config import Settings, cache_dir, config_dir, data_dir, load_settings, log_dir
-from outthink.errors import ConfigError, OutthinkError, describe
+from outthink.errors import Cancelled, ConfigError, OutthinkError, describe
 from outthink.events import Event, RunFailed, RunFinished
 from outthink.generation import CancelToken
 from outthink.interrupts import EXIT_INTERRUPTED, install_sigint, loading_models
@@ -509,6 +509,10 @@ def _command(argv: list[str]) -> int:
         if not getattr(args, "command", None):
             return launch_gui()
         return int(args.func(args))
+    except Cancelled as exc:  # the user stopped it (Ctrl-C): not a failure
+        log.info("Command stopped: %s", exc)
+        print(describe(exc), file=sys.stderr)
+        return EXIT_INTERRUPTED
     except OutthinkError as exc:
         log.info("Command failed: %s", exc)
         print(f"Error: {describe(exc)}", file=sys.stderr)

@@ -52,6 +52,27 @@ llama_cpp.llama_log_callback = _callback_type
 '''
 
 
+#: Sends SIGINT once the transfer of a download has started, from its progress callback.
+SIGINT_WHILE_DOWNLOADING = '''
+import os
+import signal
+
+import outthink.cli_models as _cli_models
+
+_sent = [False]
+_real_call = _cli_models.TerminalProgress.__call__
+
+
+def _call(self, progress):
+    _real_call(self, progress)
+    if progress.state == "downloading" and not _sent[0]:
+        _sent[0] = True
+        os.kill(os.getpid(), signal.SIGINT)
+
+
+_cli_models.TerminalProgress.__call__ = _call
+'''
+
 #: Counts ``llama_decode`` calls and writes the count to ``HOOK_DECODES_FILE`` at exit.
 COUNT_DECODES = '''
 import atexit

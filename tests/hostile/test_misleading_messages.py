@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from outthink.cli import main
+from tests.hostile.cli_process import SIGINT_WHILE_DOWNLOADING, run_cli
 from tests.hub_server import FakeHub, catalog_entry, gguf_bytes
 
 REPO = "test-org/tiny-GGUF"
@@ -105,3 +106,20 @@ def test_doctor_lists_a_downloaded_model(
     assert "tiny-test" in line, line
     assert main(["doctor", "--json"]) == 0
     assert "tiny-test" in json.loads(capsys.readouterr().out)["models_found"]
+
+
+# --- (c) Ctrl-C during `models pull` exits 130 (it was reported as an error, status 1) -------
+
+
+def test_ctrl_c_during_pull_exits_130_and_keeps_the_partial_file(
+    hub: FakeHub, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hub.stall(FILE, after=64 * 1024, seconds=30)  # the download cannot finish before Ctrl-C
+    proc = run_cli(["models", "pull", "tiny-test"], tmp_path, hook=SIGINT_WHILE_DOWNLOADING)
+    err = proc.stderr.decode()
+    assert proc.returncode == 130, (proc.returncode, err)
+    assert "Traceback" not in err and "Error:" not in err, err
+    assert "interrupted" in err and "`outthink models pull tiny-test`" in err, err  # resume
+    assert main(["models", "list", "--json"]) == 0
+    rows = {m["id"]: m for m in json.loads(capsys.readouterr().out)["models"]}
+    assert rows["tiny-test"]["state"] == "partial"
