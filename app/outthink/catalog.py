@@ -800,7 +800,7 @@ def resolve_model(
         others = ", ".join(e.id for e in catalog.by_role(role)) or "none"
         raise CatalogError(
             f"{entry.id} is a {entry.role}, not a {role}.",
-            hint=f"Catalog {role}s: {others}.",
+            hint=f"Catalog {'policies' if role == 'policy' else role + 's'}: {others}.",
         )
     if entry.package:
         from outthink.starter import starter_model_path

@@ -123,3 +123,15 @@ def test_ctrl_c_during_pull_exits_130_and_keeps_the_partial_file(
     assert main(["models", "list", "--json"]) == 0
     rows = {m["id"]: m for m in json.loads(capsys.readouterr().out)["models"]}
     assert rows["tiny-test"]["state"] == "partial"
+
+
+# --- (d) the plural of "policy" -----------------------------------------------------------
+
+
+def test_the_wrong_role_message_names_the_catalog_policies(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["solve", "--policy", "math-shepherd-mistral-7b-prm", "What is 2+2?"]) == 1
+    err = capsys.readouterr().err
+    assert "is a verifier, not a policy" in err, err
+    assert "Catalog policies: gemma-3-270m" in err and "policys" not in err, err
