@@ -145,7 +145,8 @@ def cmd_list(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 
 class TerminalProgress:
-    """One updating line on a terminal; a line per state change or 10% elsewhere."""
+    """One updating line on a terminal; elsewhere (a log, a pipe) a line per state change, per
+    10% and per retry, so that a download waiting to try again never looks stuck."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
@@ -169,7 +170,8 @@ class TerminalProgress:
                 self.stream.write("\n")
         else:
             decile = int(p.fraction * 10) if p.fraction is not None else -1
-            if p.state != self.last_state or decile != self.last_decile or final:
+            retry = p.state == "retrying"  # each one is a new failure and a new wait
+            if p.state != self.last_state or decile != self.last_decile or final or retry:
                 self.stream.write(line + "\n")
             self.last_decile = decile
         self.last_state = p.state

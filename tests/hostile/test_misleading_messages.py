@@ -135,3 +135,23 @@ def test_the_wrong_role_message_names_the_catalog_policies(
     err = capsys.readouterr().err
     assert "is a verifier, not a policy" in err, err
     assert "Catalog policies: gemma-3-270m" in err and "policys" not in err, err
+
+
+# --- (e) without a terminal, every retry of a download is a line ---------------------------
+
+
+def test_each_retry_of_a_pull_is_reported_without_a_terminal(
+    hub: FakeHub, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from outthink import hub as hub_mod
+
+    quick = hub_mod.DownloadOptions(retries=5, backoff_s=0.01, backoff_max_s=0.02)
+    real = hub_mod.download
+    monkeypatch.setattr(hub_mod, "download", lambda *a, **k: real(*a, **{**k, "options": quick}))
+    hub.fail(FILE, 503, times=3)  # three failures in a row, then it works
+    assert main(["models", "pull", "tiny-test"]) == 0
+    err = capsys.readouterr().err  # captured: not a terminal
+    retries = [line for line in err.splitlines() if "retrying in" in line]
+    assert len(retries) == 3, err
+    for number, line in enumerate(retries, 1):
+        assert "HTTP 503" in line and f"(retry {number} of 5)" in line, err
