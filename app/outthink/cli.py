@@ -5,31 +5,39 @@ With no arguments ``outthink`` starts the desktop app.
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import importlib.util
-import json
-import logging
-import logging.handlers
-import os
-import signal
-import sys
-from collections.abc import Iterator, Sequence
-from pathlib import Path
-from typing import Any
+# Ctrl-C while the command line is still importing (the console script imports this module
+# before main() runs) ends it like any other Ctrl-C: "Interrupted.", status 130, no traceback.
+try:
+    import argparse
+    import contextlib
+    import importlib.util
+    import json
+    import logging
+    import logging.handlers
+    import os
+    import signal
+    import sys
+    from collections.abc import Iterator, Sequence
+    from pathlib import Path
+    from typing import Any
 
-from outthink import __version__
-from outthink.config import Settings, cache_dir, config_dir, data_dir, load_settings, log_dir
-from outthink.errors import Cancelled, ConfigError, OutthinkError, describe
-from outthink.events import Event, RunFailed, RunFinished
-from outthink.generation import CancelToken
-from outthink.interrupts import EXIT_INTERRUPTED, install_sigint, loading_models
-from outthink.prompts import PromptFormat
-from outthink.resolve import build_verifier, resolve_policy
-from outthink.search.config import SearchConfig
-from outthink.search.selection import AGGREGATIONS, SELECTION_RULES
-from outthink.search.strategies import strategy_names
-from outthink.selfcheck import run as run_self_check
+    from outthink import __version__
+    from outthink.config import Settings, cache_dir, config_dir, data_dir, load_settings, log_dir
+    from outthink.errors import Cancelled, ConfigError, OutthinkError, describe
+    from outthink.events import Event, RunFailed, RunFinished
+    from outthink.generation import CancelToken
+    from outthink.interrupts import EXIT_INTERRUPTED, install_sigint, loading_models
+    from outthink.prompts import PromptFormat
+    from outthink.resolve import build_verifier, resolve_policy
+    from outthink.search.config import SearchConfig
+    from outthink.search.selection import AGGREGATIONS, SELECTION_RULES
+    from outthink.search.strategies import strategy_names
+    from outthink.selfcheck import run as run_self_check
+except KeyboardInterrupt:
+    import sys
+
+    print("\nInterrupted.", file=sys.stderr)
+    raise SystemExit(130) from None
 
 log = logging.getLogger(__name__)
 

@@ -73,6 +73,27 @@ def _call(self, progress):
 _cli_models.TerminalProgress.__call__ = _call
 '''
 
+#: Sends SIGINT when the module named by ``HOOK_SIGINT_ON_IMPORT`` is about to be imported
+#: (the KeyboardInterrupt rises from inside that import statement), once.
+SIGINT_ON_IMPORT = '''
+import os
+import signal
+import sys
+
+
+class _Finder:
+    target = os.environ.get("HOOK_SIGINT_ON_IMPORT")
+
+    def find_spec(self, name, path=None, target=None):
+        if name == self.target:
+            self.target = None
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+
+
+sys.meta_path.insert(0, _Finder())
+'''
+
 #: Counts ``llama_decode`` calls and writes the count to ``HOOK_DECODES_FILE`` at exit.
 COUNT_DECODES = '''
 import atexit

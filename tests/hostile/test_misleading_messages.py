@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from outthink.cli import main
-from tests.hostile.cli_process import SIGINT_WHILE_DOWNLOADING, run_cli
+from tests.hostile.cli_process import SIGINT_ON_IMPORT, SIGINT_WHILE_DOWNLOADING, run_cli
 from tests.hub_server import FakeHub, catalog_entry, gguf_bytes
 
 REPO = "test-org/tiny-GGUF"
@@ -155,3 +155,32 @@ def test_each_retry_of_a_pull_is_reported_without_a_terminal(
     assert len(retries) == 3, err
     for number, line in enumerate(retries, 1):
         assert "HTTP 503" in line and f"(retry {number} of 5)" in line, err
+
+
+# --- (f) Ctrl-C while the command line is still importing its modules ----------------------
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "importlib.metadata",  # the package's version, read as the command line starts
+        "outthink.config",  # the command line's first own module
+        "numpy",  # deep in the chain (search -> verifiers -> engine)
+        "outthink.cli_models",  # main() building the parser
+    ],
+)
+def test_ctrl_c_during_start_up_imports_exits_130_quietly(tmp_path: Path, module: str) -> None:
+    proc = run_cli(
+        ["models", "list"], tmp_path, hook=SIGINT_ON_IMPORT, env={"HOOK_SIGINT_ON_IMPORT": module}
+    )
+    err = proc.stderr.decode()
+    assert proc.returncode == 130, (proc.returncode, err)
+    assert "Traceback" not in err and err.strip() == "Interrupted.", err
+    assert proc.stdout == b""
+
+
+def test_the_import_hook_alone_changes_nothing(tmp_path: Path) -> None:
+    proc = run_cli(
+        ["models", "list"], tmp_path, hook=SIGINT_ON_IMPORT, env={"HOOK_SIGINT_ON_IMPORT": "-"}
+    )
+    assert proc.returncode == 0 and b"gemma-3-270m" in proc.stdout, proc.stderr.decode()
