@@ -9,14 +9,18 @@ same thing as ``head -1`` having read its line, without a race.
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.hostile.cli_process import COUNT_DECODES, closed_pipe, run_cli
 
 
-def _run_into_closed_pipe(args: list[str], tmp: Path, **kw):  # type: ignore[no-untyped-def]
+def _run_into_closed_pipe(
+    args: list[str], tmp: Path, **kw: Any
+) -> subprocess.CompletedProcess[bytes]:
     out = closed_pipe()
     try:
         return run_cli(args, tmp, stdout=out, **kw)
@@ -24,7 +28,7 @@ def _run_into_closed_pipe(args: list[str], tmp: Path, **kw):  # type: ignore[no-
         os.close(out)
 
 
-def _assert_quiet_141(proc) -> None:  # type: ignore[no-untyped-def]
+def _assert_quiet_141(proc: subprocess.CompletedProcess[bytes]) -> None:
     err = proc.stderr.decode("utf-8", "replace")
     assert proc.returncode == 141, (proc.returncode, err)
     assert "Traceback" not in err and "BrokenPipe" not in err and "Exception" not in err, err

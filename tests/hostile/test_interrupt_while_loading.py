@@ -8,6 +8,7 @@ and finish with status 0. The hook sends SIGINT from inside that callback during
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,9 @@ import pytest
 from tests.hostile.cli_process import SIGINT_WHILE_LOADING, run_cli
 
 
-def _assert_interrupted(proc, *, stdout_empty: bool = True) -> str:  # type: ignore[no-untyped-def]
+def _assert_interrupted(
+    proc: subprocess.CompletedProcess[bytes], *, stdout_empty: bool = True
+) -> str:
     err = proc.stderr.decode("utf-8", "replace")
     assert proc.returncode == 130, (proc.returncode, err)
     assert err.rstrip().endswith("Interrupted."), err

@@ -5,6 +5,7 @@ UnicodeEncodeError ("surrogates not allowed") or UnicodeDecodeError traceback.""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ SOLVE = ["solve", "--n", "1", "--max-tokens", "4", "--verifier", "calculator"]
 BAD = b"What is 2\xff+2?"
 
 
-def _assert_refused(proc, where: str) -> None:  # type: ignore[no-untyped-def]
+def _assert_refused(proc: subprocess.CompletedProcess[bytes], where: str) -> None:
     err = proc.stderr.decode("utf-8", "replace")
     assert proc.returncode == 1, (proc.returncode, err)
     assert "Traceback" not in err, err
