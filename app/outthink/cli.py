@@ -5,29 +5,39 @@ With no arguments ``outthink`` starts the desktop app.
 
 from __future__ import annotations
 
-import argparse
-import importlib.util
-import json
-import logging
-import logging.handlers
-import signal
-import sys
-from collections.abc import Iterator, Sequence
-from pathlib import Path
-from types import FrameType
-from typing import Any
+# Ctrl-C while the command line is still importing (the console script imports this module
+# before main() runs) ends it like any other Ctrl-C: "Interrupted.", status 130, no traceback.
+try:
+    import argparse
+    import contextlib
+    import importlib.util
+    import json
+    import logging
+    import logging.handlers
+    import os
+    import signal
+    import sys
+    from collections.abc import Iterator, Sequence
+    from pathlib import Path
+    from typing import Any
 
-from outthink import __version__
-from outthink.config import Settings, cache_dir, config_dir, data_dir, load_settings, log_dir
-from outthink.errors import ConfigError, OutthinkError, describe
-from outthink.events import Event, RunFailed, RunFinished
-from outthink.generation import CancelToken
-from outthink.prompts import PromptFormat
-from outthink.resolve import build_verifier, resolve_policy
-from outthink.search.config import SearchConfig
-from outthink.search.selection import AGGREGATIONS, SELECTION_RULES
-from outthink.search.strategies import strategy_names
-from outthink.selfcheck import run as run_self_check
+    from outthink import __version__
+    from outthink.config import Settings, cache_dir, config_dir, data_dir, load_settings, log_dir
+    from outthink.errors import Cancelled, ConfigError, OutthinkError, describe
+    from outthink.events import Event, RunFailed, RunFinished
+    from outthink.generation import CancelToken
+    from outthink.interrupts import EXIT_INTERRUPTED, install_sigint, loading_models
+    from outthink.prompts import PromptFormat
+    from outthink.resolve import build_verifier, resolve_policy
+    from outthink.search.config import SearchConfig
+    from outthink.search.selection import AGGREGATIONS, SELECTION_RULES
+    from outthink.search.strategies import strategy_names
+    from outthink.selfcheck import run as run_self_check
+except KeyboardInterrupt:
+    import sys
+
+    print("\nInterrupted.", file=sys.stderr)
+    raise SystemExit(130) from None
 
 log = logging.getLogger(__name__)
 
@@ -68,24 +78,6 @@ def setup_logging(verbose: bool = False) -> Path | None:
 # --------------------------------------------------------------------------- solve
 
 
-def install_sigint(
-    cancel: CancelToken, message: str = "Stopping... (Ctrl-C again to quit at once)"
-) -> Any:
-    """First Ctrl-C sets ``cancel`` and prints ``message`` (the run stops cleanly, its partial
-    results kept); the second quits at once. Returns the previous handler to restore."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        if cancel.cancelled:
-            raise KeyboardInterrupt
-        cancel.cancel()
-        print(f"\n{message}", file=sys.stderr)
-
-    try:
-        return signal.signal(signal.SIGINT, handler)
-    except ValueError:  # not the main thread
-        return None
-
-
 def _auto_strategy(args: argparse.Namespace, settings: Settings, problem: str) -> str:
     """Replace ``--strategy auto`` by the saved benchmark recommendation for these models."""
     from outthink.bench.recommend import auto_config
@@ -121,14 +113,63 @@ def search_options(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+_UTF8_HINT = (
+    "Give it as UTF-8 text: convert a file with `iconv -f LATIN1 -t UTF-8 FILE` (name its real "
+    "encoding), or set the terminal to UTF-8."
+)
+
+
+def utf8_text(text: str | bytes, what: str) -> str:
+    """``text`` as valid Unicode, else a ConfigError that shows where it is not UTF-8.
+
+    Python hands over undecodable command-line bytes as lone surrogates (``surrogateescape``),
+    which would fail much later, when the text is encoded for the tokenizer or printed.
+    """
+    if isinstance(text, bytes):
+        try:
+            return text.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            before = text[: exc.start].decode("utf-8", "replace")
+            shown = " ".join(f"0x{b:02x}" for b in text[exc.start : exc.end])
+            raise _not_utf8(what, f"byte {shown}", before) from None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        char = ord(text[exc.start])
+        # surrogateescape keeps an undecodable byte B as the code point U+DC00 + B.
+        shown = f"byte 0x{char - 0xDC00:02x}" if 0xDC80 <= char <= 0xDCFF else f"U+{char:04X}"
+        raise _not_utf8(what, shown, text[: exc.start]) from None
+    return text
+
+
+def _not_utf8(what: str, shown: str, before: str) -> ConfigError:
+    where = f"after {before[-30:]!r}" if before else "at the start"
+    return ConfigError(f"{what} is not valid UTF-8: {shown} {where}.", hint=_UTF8_HINT)
+
+
+def read_problem(words: Sequence[str]) -> str:
+    """The problem from the command line, or from standard input when it is ``-``."""
+    problem = " ".join(words).strip()
+    if problem != "-":
+        return utf8_text(problem, "The problem")
+    if sys.stdin is None:
+        raise ConfigError(
+            "The problem is `-` (read standard input), but there is no standard input.",
+            hint='Give the problem as an argument: outthink solve "What is 2+3?"',
+        )
+    # The bytes themselves: the text layer's decoding depends on the locale and on
+    # PYTHONIOENCODING (strict: a traceback; surrogateescape: garbage further on).
+    stream = getattr(sys.stdin, "buffer", None)
+    data: str | bytes = stream.read() if stream is not None else sys.stdin.read()
+    return utf8_text(data, "The problem on standard input").strip()
+
+
 def cmd_solve(args: argparse.Namespace) -> int:
     from outthink.engine import Model, check_memory, check_model_file, plan_context
     from outthink.search.runner import solve
     from outthink.search.summary import summarize
 
-    problem = " ".join(args.problem).strip()
-    if problem == "-":
-        problem = sys.stdin.read().strip()
+    problem = read_problem(args.problem)
     if not problem:
         raise ConfigError("The problem is empty.", hint='Example: outthink solve "What is 2+3?"')
     settings = load_settings()
@@ -154,48 +195,60 @@ def cmd_solve(args: argparse.Namespace) -> int:
     fmt = choice.prompt_format
     if args.system_prompt is not None:
         base = fmt or PromptFormat("chat")
-        fmt = PromptFormat(base.kind, args.system_prompt, base.preamble)
+        system_prompt = utf8_text(args.system_prompt, "The --system-prompt text")
+        fmt = PromptFormat(base.kind, system_prompt, base.preamble)
     if args.prompt_format:
         base = fmt or PromptFormat()
         fmt = PromptFormat(args.prompt_format, base.system_prompt, base.preamble)
     cancel = CancelToken()
-    verifier, loaded = build_verifier(
-        args.verifier,
-        settings,
-        model=args.verifier_model,
-        threads=threads,
-        gpu_layers=gpu_layers,
-        cancel=cancel,
-    )
+    verifier: Any = None
+    loaded: list[Any] = []
     try:
-        policy = Model(choice.path, n_gpu_layers=gpu_layers)
+        # Ctrl-C while llama.cpp loads stops here, before the next load (see loading_models).
+        with loading_models():
+            verifier, loaded = build_verifier(
+                args.verifier,
+                settings,
+                model=args.verifier_model,
+                threads=threads,
+                gpu_layers=gpu_layers,
+                cancel=cancel,
+            )
+        with loading_models():
+            policy = Model(choice.path, n_gpu_layers=gpu_layers)
     except BaseException:
-        verifier.close()
+        if verifier is not None:
+            verifier.close()
         for m in loaded:
             m.close()
         raise
     loaded.append(policy)
     previous = install_sigint(cancel)
     events: list[Event] = []
+    stream: Iterator[Event] = solve(
+        problem,
+        policy,
+        verifier,
+        cfg,
+        prompt_format=fmt,
+        threads=threads,
+        cancel=cancel,
+        run_info={"policy": choice.label},
+        n_ctx=settings.context_size,
+    )
     try:
-        stream: Iterator[Event] = solve(
-            problem,
-            policy,
-            verifier,
-            cfg,
-            prompt_format=fmt,
-            threads=threads,
-            cancel=cancel,
-            run_info={"policy": choice.label},
-            n_ctx=settings.context_size,
-        )
         for ev in stream:
             events.append(ev)
-            if args.events:
+            if args.events:  # a closed pipe (BrokenPipeError) ends the run here
                 print(json.dumps(ev.to_dict(), ensure_ascii=False), flush=True)
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
+        # A run left early (closed output, second Ctrl-C) frees its llama.cpp context now,
+        # before the models it uses, not whenever the generator is collected.
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
         verifier.close()
         for m in loaded:
             m.close()
@@ -264,12 +317,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         "logs": str(log_dir()),
     }
     info["starter_model_installed"] = starter_installed()
-    models = (
-        sorted(p.name for p in settings.models_path().glob("*.gguf"))
-        if settings.models_path().exists()
-        else []
-    )
-    info["models_found"] = models
+    info.update(_models_on_disk(settings))
     info["offline"] = settings.is_offline()
     if args.json:
         print(json.dumps(info, indent=2))
@@ -286,9 +334,35 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     for k, v in info["folders"].items():
         print(f"{k.capitalize() + ' folder:':<17}{v}")
     print(f"Starter model:   {'installed' if info['starter_model_installed'] else 'not installed'}")
-    print(f"Models on disk:  {', '.join(models) if models else 'none'}")
+    if "models_error" in info:
+        print(f"Models on disk:  unknown - {info['models_error']}")
+    else:
+        found = [m if state == "present" else f"{m} ({state})"
+                 for m, state in info["models_found"].items()]
+        print(f"Models on disk:  {', '.join(found) if found else 'none'}")
+    if info.get("untracked_files"):
+        print(f"Other .gguf:     {', '.join(info['untracked_files'])} "
+              "(not in the catalog; `outthink models import PATH` adds one)")
     print(f"Offline mode:    {'on' if info['offline'] else 'off'}")
     return 0
+
+
+def _models_on_disk(settings: Settings) -> dict[str, Any]:
+    """The catalog's models that have a file here (Hub downloads sit in sub-folders of the
+    models folder, imports anywhere), with their state, and .gguf files no entry knows."""
+    from outthink.catalog import list_models, load_catalog, untracked_files
+
+    try:
+        catalog = load_catalog(settings)
+        found = {
+            s.entry.id: s.state
+            for s in list_models(settings, catalog)
+            if s.state in ("present", "unverified", "changed")
+        }
+        stray = [str(p) for p in untracked_files(settings, catalog)]
+    except OutthinkError as exc:  # a broken catalog must not stop the doctor
+        return {"models_found": {}, "untracked_files": [], "models_error": describe(exc)}
+    return {"models_found": found, "untracked_files": stray}
 
 
 # --------------------------------------------------------------------------- parser
@@ -383,24 +457,77 @@ def launch_gui() -> int:
     return int(gui_main())
 
 
+#: Exit status when standard output was closed early (``outthink ... | head -1``): 128 + SIGPIPE,
+#: what a shell reports for a program that a closed pipe stopped.
+EXIT_BROKEN_PIPE = 141
+
+
+def _drop_closed_output() -> None:
+    """Point a standard stream that cannot be flushed (its reader has gone) at the null device.
+
+    Python flushes the standard streams when it exits; without this, what is still buffered
+    for a closed pipe ends in an "Exception ignored ... BrokenPipeError" message.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        if stream is None:
+            continue
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            with contextlib.suppress(OSError, ValueError):
+                null = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(null, stream.fileno())
+                os.close(null)
+
+
+def _flush_output() -> bool:
+    """Flush standard output; False when its reader has gone (``| head -1``)."""
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except BrokenPipeError:
+        _drop_closed_output()
+        return False
+    except (OSError, ValueError):
+        pass
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    setup_logging(getattr(args, "verbose", False))
-    if getattr(args, "self_check", None):
-        return run_self_check(args.self_check)
-    if not getattr(args, "command", None):
-        return launch_gui()
     try:
+        code = _command(argv)
+    except BrokenPipeError:
+        # The output's reader went away: stop (a run stops too) without a word, as a program
+        # that SIGPIPE ends would.
+        log.info("Standard output was closed; stopped.")
+        _drop_closed_output()
+        return EXIT_BROKEN_PIPE
+    # Output to a pipe is buffered: a reader that has gone shows up now, not at exit.
+    return code if _flush_output() else EXIT_BROKEN_PIPE
+
+
+def _command(argv: list[str]) -> int:
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        setup_logging(getattr(args, "verbose", False))
+        if getattr(args, "self_check", None):
+            return run_self_check(args.self_check)
+        if not getattr(args, "command", None):
+            return launch_gui()
         return int(args.func(args))
+    except Cancelled as exc:  # the user stopped it (Ctrl-C): not a failure
+        log.info("Command stopped: %s", exc)
+        print(describe(exc), file=sys.stderr)
+        return EXIT_INTERRUPTED
     except OutthinkError as exc:
         log.info("Command failed: %s", exc)
         print(f"Error: {describe(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

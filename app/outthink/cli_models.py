@@ -26,6 +26,7 @@ from outthink.catalog import (
     load_catalog,
     registry_notices,
     remove_model,
+    repair_hint,
     untracked_files,
     verify_models,
 )
@@ -163,7 +164,8 @@ def cmd_list(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 
 class TerminalProgress:
-    """One updating line on a terminal; a line per state change or 10% elsewhere."""
+    """One updating line on a terminal; elsewhere (a log, a pipe) a line per state change, per
+    10% and per retry, so that a download waiting to try again never looks stuck."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
@@ -187,7 +189,8 @@ class TerminalProgress:
                 self.stream.write("\n")
         else:
             decile = int(p.fraction * 10) if p.fraction is not None else -1
-            if p.state != self.last_state or decile != self.last_decile or final:
+            retry = p.state == "retrying"  # each one is a new failure and a new wait
+            if p.state != self.last_state or decile != self.last_decile or final or retry:
                 self.stream.write(line + "\n")
             self.last_decile = decile
         self.last_state = p.state
@@ -283,7 +286,8 @@ def cmd_import(args: argparse.Namespace, out: TextIO | None = None) -> int:
 @_with_notices
 def cmd_verify(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    results = verify_models(args.id, _settings(args))
+    settings = _settings(args)
+    results = verify_models(args.id, settings)
     if args.json:
         json.dump([r.to_dict() for r in results], out, indent=2)
         out.write("\n")
@@ -294,9 +298,10 @@ def cmd_verify(args: argparse.Namespace, out: TextIO | None = None) -> int:
             out.write(f"{'OK ' if r.ok else 'BAD'}  {r.id}: {r.message}\n")
         bad = [r.id for r in results if not r.ok]
         if bad:
-            out.write(
-                "Fix a bad file with `outthink models rm ID` then `outthink models pull ID`.\n"
-            )
+            catalog = load_catalog(settings)
+            out.write("To fix:\n")
+            for model_id in bad:
+                out.write(f"  {repair_hint(catalog.get(model_id), settings)}\n")
     return 0 if all(r.ok for r in results) else 1
 
 

@@ -856,7 +856,7 @@ def _with_retries(
                 raise map_error(exc, item, settings, auth, base) from None
             delay = _backoff(failures, exc, opts)
             reporter.attempt = failures
-            message = _retry_message(exc, auth, delay)
+            message = _retry_message(exc, auth, delay, failures, opts.retries)
             at = cursor.offset if cursor is not None else None
             if at is None:
                 log.warning("Metadata request for %s failed (%s)", item.display, message)
@@ -869,8 +869,12 @@ def _with_retries(
                 reporter.restart_rate(cursor.offset)
 
 
-def _retry_message(exc: BaseException, auth: HubAuth, delay: float) -> str:
-    return f"{_reason(exc, auth)}; retrying in {delay:.1f} s"
+def _retry_message(
+    exc: BaseException, auth: HubAuth, delay: float, failures: int, retries: int
+) -> str:
+    """One line per retry: why, when, and how many tries are left before giving up."""
+    wait = f"{delay:.1f} s" if delay >= 0.1 else f"{delay * 1000:.0f} ms"
+    return f"{_reason(exc, auth)}; retrying in {wait} (retry {failures} of {retries})"
 
 
 def _reason(exc: BaseException, auth: HubAuth) -> str:

@@ -96,24 +96,29 @@ def generate(path: Path, *, n_gpu_layers: int, threads: int | None = None) -> Ge
     """Load ``path``, decode :data:`PROMPT` and sample :data:`N_TOKENS` greedy tokens."""
     from outthink.engine import LlamaGenerator, Model, plan_context
     from outthink.generation import SamplingParams, run_to_completion
+    from outthink.interrupts import loading_models
 
     started = time.perf_counter()
-    model = Model(path, n_gpu_layers=n_gpu_layers)
+    model: Model | None = None
+    gen: LlamaGenerator | None = None
     try:
-        n_ctx = plan_context(len(PROMPT.encode()) + 8, 1, N_TOKENS)
-        gen = LlamaGenerator(model, n_ctx=n_ctx, n_seq_max=1, threads=threads)
-        try:
-            load_seconds = time.perf_counter() - started
-            started = time.perf_counter()
-            # Greedy and no step delimiter: one deterministic run to the token limit (or EOS).
-            sampling = SamplingParams(temperature=0.0, max_tokens=N_TOKENS, stop=())
-            ids = gen.start(PROMPT, 1, sampling)
-            (step,) = run_to_completion(gen.extend(ids))
-            seconds = time.perf_counter() - started
-        finally:
-            gen.close()
+        # A Ctrl-C while llama.cpp loads stops the check once it returns (see loading_models).
+        with loading_models():
+            model = Model(path, n_gpu_layers=n_gpu_layers)
+            n_ctx = plan_context(len(PROMPT.encode()) + 8, 1, N_TOKENS)
+            gen = LlamaGenerator(model, n_ctx=n_ctx, n_seq_max=1, threads=threads)
+        load_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        # Greedy and no step delimiter: one deterministic run to the token limit (or EOS).
+        sampling = SamplingParams(temperature=0.0, max_tokens=N_TOKENS, stop=())
+        ids = gen.start(PROMPT, 1, sampling)
+        (step,) = run_to_completion(gen.extend(ids))
+        seconds = time.perf_counter() - started
     finally:
-        model.close()
+        if gen is not None:
+            gen.close()
+        if model is not None:
+            model.close()
     if step.total_tokens < 1:
         raise EngineError("llama.cpp generated no token.", hint="The log file has its reason.")
     return Generated(step.total_tokens, step.text, load_seconds, seconds)
@@ -177,6 +182,8 @@ def run(spec: str | None = None, *, out: TextIO | None = None, err: TextIO | Non
             f"{result.tokens_per_second:.1f} tokens/s (load {result.load_seconds:.2f} s)",
         )
         line("Text", repr(PROMPT + result.text))
+    except BrokenPipeError:  # the report's reader went away: not a failure of the build
+        raise
     except OutthinkError as exc:
         log.info("Self-check failed: %s", exc)
         print(f"Self-check FAILED: {exc}", file=err, flush=True)

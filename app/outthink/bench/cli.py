@@ -142,13 +142,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
         BenchFinished,
         BenchProgress,
         BenchSpec,
+        ModelSolver,
         ProgressLine,
         check_out_dir,
         load_solver,
         run_bench,
         verifier_id,
     )
-    from outthink.cli import install_sigint, search_options
+    from outthink.cli import search_options
+    from outthink.interrupts import install_sigint, loading_models
     from outthink.resolve import resolve_policy
 
     settings = load_settings()
@@ -179,15 +181,26 @@ def cmd_bench(args: argparse.Namespace) -> int:
         f"{', '.join(spec.strategies)} at N = {', '.join(map(str, spec.budgets))} → {out}",
         file=sys.stderr,
     )
-    solver = load_solver(
-        policy=args.policy,
-        verifier=args.verifier,
-        verifier_model=args.verifier_model,
-        settings=settings,
-        threads=args.threads or None,
-        gpu_layers=args.gpu_layers,
-        choice=choice,
-    )
+    loaded: list[ModelSolver] = []
+    try:
+        # Ctrl-C while llama.cpp loads stops once it returns (see loading_models).
+        with loading_models():
+            loaded.append(
+                load_solver(
+                    policy=args.policy,
+                    verifier=args.verifier,
+                    verifier_model=args.verifier_model,
+                    settings=settings,
+                    threads=args.threads or None,
+                    gpu_layers=args.gpu_layers,
+                    choice=choice,
+                )
+            )
+    except BaseException:
+        for done in loaded:
+            done.close()
+        raise
+    solver = loaded[0]
     cancel = CancelToken()
     previous = install_sigint(
         cancel,
