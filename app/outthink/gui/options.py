@@ -146,9 +146,14 @@ def policy_choices(settings: Settings, statuses: list[Any] | None = None) -> lis
         size = f", {_gib(entry.size_bytes)}" if entry.size_bytes else ""
         label = entry.name if st.present else f"{entry.name} (not downloaded)"
         tip = f"{entry.id}{size}. {entry.description}".strip()
-        if not st.present:
+        usable = st.present
+        if st.state == "changed":
+            # Offered, so that Run says what is wrong with the file and how to repair it.
+            label, usable = f"{entry.name} (damaged)", True
+            tip += " The file on disk no longer matches its checksum; Run says how to repair it."
+        elif not st.present:
             tip += " Download it in Models → Manage models."
-        out.append(ModelChoice(entry.id, label, st.present, tip, enabled=st.present))
+        out.append(ModelChoice(entry.id, label, usable, tip, enabled=usable))
     out.sort(key=lambda c: (not c.installed, c.spec != STARTER_ID))
     return out
 
