@@ -207,7 +207,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
     last = events[-1] if events else None
     if isinstance(last, RunFailed):
         if not args.json and not args.events:
-            print(describe(OutthinkError(last.error, hint=last.hint)), file=sys.stderr)
+            print(f"Error: {describe(OutthinkError(last.error, hint=last.hint))}", file=sys.stderr)
         return 1
     if isinstance(last, RunFinished) and last.cancelled:
         return 130

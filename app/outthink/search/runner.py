@@ -110,7 +110,12 @@ def solve(
             chat_template=policy.chat_template,
             bos_token=policy.bos_text,
             eos_token=policy.eos_text,
+            source=policy.path.name,
+            cancel=cancel,
         )
+    except Cancelled:
+        yield RunFinished({}, cancelled=True)
+        return
     except OutthinkError as exc:
         yield RunFailed(exc.message, exc.hint)
         return
