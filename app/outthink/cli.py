@@ -122,7 +122,13 @@ def search_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
-    from outthink.engine import Model, check_memory, check_model_file, plan_context
+    from outthink.engine import (
+        Model,
+        check_memory,
+        check_model_file,
+        check_problem_fits,
+        plan_context,
+    )
     from outthink.search.runner import solve
     from outthink.search.summary import summarize
 
@@ -143,7 +149,9 @@ def cmd_solve(args: argparse.Namespace) -> int:
     ).validate()
     choice = resolve_policy(args.policy, settings)
     header = check_model_file(choice.path)
-    # Refuse before loading anything: the prompt is at most a few thousand tokens.
+    # Refuse before loading anything: a problem longer than the model's trained context, then
+    # a request too big for memory (the prompt format adds at most a few thousand bytes).
+    check_problem_fits(header, problem, cfg.max_tokens, n_ctx=settings.context_size)
     from outthink.search.strategies import get_strategy
 
     spec = get_strategy(cfg.strategy)
