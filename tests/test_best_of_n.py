@@ -184,7 +184,9 @@ def test_errors_become_a_failed_event() -> None:
 
 def test_bad_config_fails_cleanly() -> None:
     events = run(SearchConfig(n=0), FakeGenerator(answer_script({})))
-    assert isinstance(events[-1], RunFailed) and "at least 1" in events[-1].error
+    assert isinstance(events[-1], RunFailed) and "Budget N must be a whole number from 1" in (
+        events[-1].error
+    )
 
 
 def test_events_round_trip_through_json_and_summary_has_the_spine_shape() -> None:

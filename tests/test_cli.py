@@ -79,8 +79,12 @@ def test_solve_refuses_an_empty_problem(tiny_model: Path, capsys) -> None:
     assert rc == 1 and "empty" in capsys.readouterr().err
 
 
-def test_solve_refuses_a_request_too_big_for_memory(tiny_model: Path, capsys) -> None:
-    rc = main(["solve", "--policy", str(tiny_model), "--n", "256", "--max-tokens", "100000000",
+def test_solve_refuses_a_request_too_big_for_memory(
+    tiny_model: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # every option in range, but the machine has only 64 MiB to give
+    monkeypatch.setattr("outthink.catalog.available_memory", lambda: 64 << 20)
+    rc = main(["solve", "--policy", str(tiny_model), "--n", "256", "--max-tokens", "256",
                "What is 2+2?"])
     err = capsys.readouterr().err
     assert rc == 1 and "GiB" in err and "Lower the budget N" in err

@@ -242,11 +242,12 @@ def test_rlhflow_falls_back_to_plain_turns(plain_model: Model, tmp_path: Path) -
 
 
 class _TemplateOnly:
-    """What the turn derivation reads from a model: BOS and EOS texts."""
+    """What the turn derivation reads from a model: BOS and EOS texts, and the file's name."""
 
     bos_text = "<BOS>"
     eos_text = "<EOS>"
     name = "template-only"
+    path = Path("template-only.gguf")
 
 
 @pytest.mark.parametrize(

@@ -36,7 +36,10 @@ def write_tiny_model(
     chat_template: str | None = None,
     n_embd: int = 64,
     n_layer: int = 2,
+    context_length: int = 1024,
 ) -> Path:
+    """``context_length``: the trained context written to the header (runs whose prompt plus
+    max tokens exceed it are refused)."""
     import gguf
 
     rng = np.random.default_rng(seed)
@@ -57,7 +60,7 @@ def write_tiny_model(
 
     w = gguf.GGUFWriter(str(path), arch)
     w.add_name("tiny-test")
-    w.add_context_length(1024)
+    w.add_context_length(context_length)
     w.add_embedding_length(n_embd)
     w.add_block_count(n_layer)
     w.add_feed_forward_length(n_embd * 2)

@@ -21,10 +21,10 @@ try:
     from pathlib import Path
     from typing import Any
 
-    from outthink import __version__
+    from outthink import __version__, ranges
     from outthink.config import Settings, cache_dir, config_dir, data_dir, load_settings, log_dir
     from outthink.errors import Cancelled, ConfigError, OutthinkError, describe
-    from outthink.events import Event, RunFailed, RunFinished
+    from outthink.events import Event, RunFailed, RunFinished, to_json
     from outthink.generation import CancelToken
     from outthink.interrupts import EXIT_INTERRUPTED, install_sigint, loading_models
     from outthink.prompts import PromptFormat
@@ -165,7 +165,13 @@ def read_problem(words: Sequence[str]) -> str:
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
-    from outthink.engine import Model, check_memory, check_model_file, plan_context
+    from outthink.engine import (
+        Model,
+        check_memory,
+        check_model_file,
+        check_problem_fits,
+        plan_context,
+    )
     from outthink.search.runner import solve
     from outthink.search.summary import summarize
 
@@ -184,7 +190,9 @@ def cmd_solve(args: argparse.Namespace) -> int:
     ).validate()
     choice = resolve_policy(args.policy, settings)
     header = check_model_file(choice.path)
-    # Refuse before loading anything: the prompt is at most a few thousand tokens.
+    # Refuse before loading anything: a problem longer than the model's trained context, then
+    # a request too big for memory (the prompt format adds at most a few thousand bytes).
+    check_problem_fits(header, problem, cfg.max_tokens, n_ctx=settings.context_size)
     from outthink.search.strategies import get_strategy
 
     spec = get_strategy(cfg.strategy)
@@ -240,7 +248,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
         for ev in stream:
             events.append(ev)
             if args.events:  # a closed pipe (BrokenPipeError) ends the run here
-                print(json.dumps(ev.to_dict(), ensure_ascii=False), flush=True)
+                print(to_json(ev.to_dict()), flush=True)
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
@@ -254,13 +262,13 @@ def cmd_solve(args: argparse.Namespace) -> int:
             m.close()
     summary = summarize(events)
     if args.json:
-        print(json.dumps(summary, ensure_ascii=False, indent=2))
+        print(to_json(summary, indent=2))
     elif not args.events:
         _print_summary(summary)
     last = events[-1] if events else None
     if isinstance(last, RunFailed):
         if not args.json and not args.events:
-            print(describe(OutthinkError(last.error, hint=last.hint)), file=sys.stderr)
+            print(f"Error: {describe(OutthinkError(last.error, hint=last.hint))}", file=sys.stderr)
         return 1
     if isinstance(last, RunFinished) and last.cancelled:
         return 130
@@ -407,20 +415,20 @@ def build_parser() -> argparse.ArgumentParser:
         choices=[*strategy_names(), "auto"],
         help="auto: the best strategy and budget a benchmark run measured for these models",
     )
-    s.add_argument("--n", type=int, default=8, help="budget: solutions or beams (default 8)")
-    s.add_argument("--width", type=int, default=2, help="beam width M (beam, dvts)")
-    s.add_argument("--lookahead", type=int, default=0, help="lookahead steps (beam)")
+    ranges.add_argument(s, "n", 8, "budget: solutions or beams (default 8)")
+    ranges.add_argument(s, "width", 2, "beam width M (beam, dvts)")
+    ranges.add_argument(s, "lookahead", 0, "lookahead steps (beam)")
     s.add_argument("--select", default="weighted", choices=SELECTION_RULES)
     s.add_argument("--agg", default="last", choices=AGGREGATIONS)
-    s.add_argument("--temperature", type=float, default=0.8)
-    s.add_argument("--top-p", type=float, default=0.95)
-    s.add_argument("--top-k", type=int, default=40)
-    s.add_argument("--min-p", type=float, default=0.05)
-    s.add_argument("--max-tokens", type=int, default=384, help="new tokens per solution")
-    s.add_argument("--max-steps", type=int, default=16)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--threads", type=int, default=0, help="CPU threads (default: physical cores)")
-    s.add_argument("--gpu-layers", type=int, default=None, help="layers to offload to the GPU")
+    ranges.add_argument(s, "temperature", 0.8)
+    ranges.add_argument(s, "top_p", 0.95)
+    ranges.add_argument(s, "top_k", 40)
+    ranges.add_argument(s, "min_p", 0.05)
+    ranges.add_argument(s, "max_tokens", 384, "new tokens per solution")
+    ranges.add_argument(s, "max_steps", 16)
+    ranges.add_argument(s, "seed", 0)
+    ranges.add_argument(s, "threads", 0, "CPU threads (default: physical cores)")
+    ranges.add_argument(s, "gpu_layers", None, "layers to offload to the GPU")
     s.add_argument("--system-prompt", default=None)
     s.add_argument("--prompt-format", choices=("chat", "completion"), default=None)
     out = s.add_mutually_exclusive_group()

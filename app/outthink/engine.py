@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from outthink.errors import (
+    ConfigError,
     EngineError,
     MemoryBudgetError,
     ModelCorruptError,
@@ -164,6 +165,95 @@ def check_memory(header: GGUFHeader, n_ctx: int, n_seq: int, *, what: str = "") 
         )
 
 
+def check_prompt_fits(
+    header: GGUFHeader,
+    prompt_tokens: int,
+    max_tokens: int,
+    *,
+    n_ctx: int = 0,
+    what: str = "The prompt",
+) -> None:
+    """Refuse a request whose sequences would run past the context the model was trained on.
+
+    Every sequence holds the prompt and up to ``max_tokens`` new tokens; positions beyond the
+    trained context give garbage (llama.cpp only logs a warning) and a long prompt takes
+    minutes to decode before the first token, so this is checked before any decoding.
+    ``n_ctx`` is the context-size setting, named in the message when it is set.
+    """
+    trained = header.context_length
+    need = prompt_tokens + max_tokens
+    if not trained or need <= trained:
+        return
+    setting = (
+        f" The context-size setting ({n_ctx:,}) cannot extend what the model was trained on."
+        if n_ctx
+        else ""
+    )
+    over = need - trained
+    if prompt_tokens < trained:
+        hint = (
+            f"Shorten the problem by about {over:,} tokens, or lower the max tokens "
+            f"(--max-tokens) to {trained - prompt_tokens:,} or less."
+        )
+    else:
+        hint = f"Shorten the problem by at least {over:,} tokens (less with a lower --max-tokens)."
+    raise ConfigError(
+        f"{what} has {prompt_tokens:,} tokens; with up to {max_tokens:,} new tokens a solution "
+        f"needs {need:,}, but {header.path.name} was trained on a context of {trained:,} "
+        f"tokens.{setting}",
+        hint=f"{hint} Or pick a model trained on a longer context.",
+    )
+
+
+def check_problem_fits(
+    header: GGUFHeader, problem: str, max_tokens: int, *, n_ctx: int = 0
+) -> None:
+    """:func:`check_prompt_fits` for a problem before the model is loaded.
+
+    A token covers at least one byte (plus a leading space marker), so a problem whose bytes
+    fit needs no counting; a longer one is counted exactly with the model's vocabulary alone
+    (no weights are loaded). The prompt format adds tokens: the run checks again, exactly.
+    """
+    trained = header.context_length
+    if not trained or len(problem.encode("utf-8")) + 2 + max_tokens <= trained:
+        return
+    tokens = count_tokens(header.path, problem)
+    check_prompt_fits(header, tokens, max_tokens, n_ctx=n_ctx, what="The problem")
+
+
+def count_tokens(path: str | Path, text: str) -> int:
+    """Tokens of ``text`` in the model's vocabulary, loading the vocabulary only."""
+    path = Path(path)
+    lib = _llama()
+    params = lib.llama_model_default_params()
+    params.vocab_only = True
+    ptr = lib.llama_model_load_from_file(str(path).encode("utf-8"), params)
+    if not ptr:
+        raise ModelCorruptError(
+            f"llama.cpp could not read the vocabulary of {path.name}.",
+            hint="The file may be damaged; the log file has llama.cpp's reason.",
+        )
+    try:
+        return len(_tokenize(lib.llama_model_get_vocab(ptr), text, False, True))
+    finally:
+        lib.llama_model_free(ptr)
+
+
+def _tokenize(vocab: Any, text: str, add_special: bool, parse_special: bool) -> list[int]:
+    lib = _llama()
+    data = text.encode("utf-8")
+    cap = len(data) + 8
+    buf = (lib.llama_token * cap)()
+    n = lib.llama_tokenize(vocab, data, len(data), buf, cap, add_special, parse_special)
+    if n < 0:
+        cap = -n
+        buf = (lib.llama_token * cap)()
+        n = lib.llama_tokenize(vocab, data, len(data), buf, cap, add_special, parse_special)
+    if n < 0:
+        raise EngineError(f"Tokenization failed ({n}).")
+    return list(buf[:n])
+
+
 # --------------------------------------------------------------------------- model
 
 
@@ -224,20 +314,7 @@ class Model:
     def tokenize(
         self, text: str, *, add_special: bool = False, parse_special: bool = True
     ) -> list[int]:
-        lib = _llama()
-        data = text.encode("utf-8")
-        cap = len(data) + 8
-        buf = (lib.llama_token * cap)()
-        n = lib.llama_tokenize(self.vocab, data, len(data), buf, cap, add_special, parse_special)
-        if n < 0:
-            cap = -n
-            buf = (lib.llama_token * cap)()
-            n = lib.llama_tokenize(
-                self.vocab, data, len(data), buf, cap, add_special, parse_special
-            )
-        if n < 0:
-            raise EngineError(f"Tokenization failed ({n}).")
-        return list(buf[:n])
+        return _tokenize(self.vocab, text, add_special, parse_special)
 
     def piece(self, token: int) -> bytes:
         """Bytes a generated token adds to the text (special tokens render as nothing)."""

@@ -6,6 +6,8 @@ one step of one candidate, with the node it continues as its parent (``None`` fo
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
@@ -26,9 +28,14 @@ def _jsonable(value: Any) -> Any:
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
-    if isinstance(value, float) and value != value:  # NaN is not JSON
+    if isinstance(value, float) and not math.isfinite(value):  # NaN and infinities are not JSON
         return None
     return value
+
+
+def to_json(data: Any, *, indent: int | None = None) -> str:
+    """Strict JSON text (what every parser reads): NaN and infinities become null."""
+    return json.dumps(_jsonable(data), ensure_ascii=False, indent=indent, allow_nan=False)
 
 
 @dataclass(frozen=True, slots=True)

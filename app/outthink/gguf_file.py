@@ -125,6 +125,12 @@ class GGUFHeader:
         return self.metadata.get(f"{self.architecture}.{key}", default)
 
     @property
+    def context_length(self) -> int:
+        """The context the model was trained on (``{arch}.context_length``); 0 if unknown."""
+        value = self.arch_value("context_length", 0)
+        return int(value) if isinstance(value, int) and value > 0 else 0
+
+    @property
     def chat_template(self) -> str | None:
         value = self.metadata.get("tokenizer.chat_template")
         return str(value) if value else None

@@ -18,6 +18,7 @@ from outthink.config import Settings
 from outthink.events import RunFinished, StepScored
 from outthink.gui.app_controller import AppController
 from outthink.starter import STARTER_ID
+from tests.tiny_gguf import write_tiny_model
 
 log = logging.getLogger(__name__)
 
@@ -142,9 +143,11 @@ def test_a_damaged_model_file_fails_cleanly(controller: AppController, qtbot: An
 
 
 def test_stop_on_a_real_engine_within_a_second(controller: AppController, qtbot: Any,
-                                               tiny_model: Path) -> None:
+                                               tmp_path: Path) -> None:
+    # a trained context long enough for the few-shot prompt and 400 new tokens
+    model = write_tiny_model(tmp_path / "tiny-4k.gguf", context_length=4096)
     c = controller.controls
-    c.add_policy_file(str(tiny_model))
+    c.add_policy_file(str(model))
     c.problem.setPlainText("What is 2 + 3?")
     c.n.setValue(2)
     c.max_tokens.setValue(400)  # seconds of noise from the random tiny model

@@ -20,6 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from outthink import ranges
 from outthink.config import load_settings
 from outthink.generation import CancelToken
 from outthink.search.config import SearchConfig
@@ -27,7 +28,14 @@ from outthink.search.selection import AGGREGATIONS, SELECTION_RULES
 
 log = logging.getLogger(__name__)
 
-__all__ = ["add_bench_parser", "cmd_bench", "main", "parse_int_list", "parse_name_list"]
+__all__ = [
+    "add_bench_parser",
+    "cmd_bench",
+    "main",
+    "parse_budgets",
+    "parse_int_list",
+    "parse_name_list",
+]
 
 
 def parse_int_list(text: str) -> list[int]:
@@ -37,6 +45,17 @@ def parse_int_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"not a list of integers like 1,4,8: {text!r}") from None
     if not values:
         raise argparse.ArgumentTypeError("give at least one value")
+    return values
+
+
+def parse_budgets(text: str) -> list[int]:
+    """``--budgets``: integers like 1,4,8, each a valid budget N."""
+    values = parse_int_list(text)
+    budget = ranges.option("n")
+    for value in values:
+        why = budget.problem(value)
+        if why is not None:
+            raise argparse.ArgumentTypeError(why)
     return values
 
 
@@ -66,14 +85,14 @@ def add_bench_parser(sub: Any) -> argparse.ArgumentParser:
         help="a JSON-lines file (id, problem, answer), a shipped set or dataset "
         f"({', '.join(PRESETS)}), or a Hub dataset file ORG/NAME:FILE[@REVISION]",
     )
-    b.add_argument("--limit", type=int, default=None, help="keep at most K problems")
+    ranges.add_argument(b, "limit", None, "keep at most K problems")
     b.add_argument("--subject", default=None, help="only these subjects (comma-separated)")
     b.add_argument("--level", default=None, help="only these levels, e.g. 3 or 2-4 or 1,5")
-    b.add_argument(
-        "--sample-seed",
-        type=int,
-        default=None,
-        help="pick a fixed random subset (with --limit) instead of the first problems",
+    ranges.add_argument(
+        b,
+        "sample_seed",
+        None,
+        "pick a fixed random subset (with --limit) instead of the first problems",
     )
     b.add_argument(
         "--strategies",
@@ -82,7 +101,7 @@ def add_bench_parser(sub: Any) -> argparse.ArgumentParser:
         help=f"comma-separated, from: {', '.join(strategy_names())} (default greedy,best-of-n)",
     )
     b.add_argument(
-        "--budgets", type=parse_int_list, default=[1, 4, 8, 16], help="comma-separated N values"
+        "--budgets", type=parse_budgets, default=[1, 4, 8, 16], help="comma-separated N values"
     )
     b.add_argument(
         "--select",
@@ -99,17 +118,17 @@ def add_bench_parser(sub: Any) -> argparse.ArgumentParser:
     b.add_argument(
         "--verifier-model", help="model for a model-based verifier (catalog id or .gguf path)"
     )
-    b.add_argument("--max-tokens", type=int, default=384, help="new tokens per solution")
-    b.add_argument("--temperature", type=float, default=0.8)
-    b.add_argument("--top-p", type=float, default=0.95)
-    b.add_argument("--top-k", type=int, default=40)
-    b.add_argument("--min-p", type=float, default=0.05)
-    b.add_argument("--seed", type=int, default=0, help="sample i of every run uses seed + i")
-    b.add_argument("--width", type=int, default=2, help="beam width M (beam, dvts)")
-    b.add_argument("--max-steps", type=int, default=16)
+    ranges.add_argument(b, "max_tokens", 384, "new tokens per solution")
+    ranges.add_argument(b, "temperature", 0.8)
+    ranges.add_argument(b, "top_p", 0.95)
+    ranges.add_argument(b, "top_k", 40)
+    ranges.add_argument(b, "min_p", 0.05)
+    ranges.add_argument(b, "seed", 0, "sample i of every run uses seed + i")
+    ranges.add_argument(b, "width", 2, "beam width M (beam, dvts)")
+    ranges.add_argument(b, "max_steps", 16)
     b.add_argument("--agg", default="last", choices=AGGREGATIONS)
-    b.add_argument("--threads", type=int, default=0, help="CPU threads (default: physical cores)")
-    b.add_argument("--gpu-layers", type=int, default=None, help="layers to offload to the GPU")
+    ranges.add_argument(b, "threads", 0, "CPU threads (default: physical cores)")
+    ranges.add_argument(b, "gpu_layers", None, "layers to offload to the GPU")
     b.add_argument(
         "--reference-lines",
         nargs="?",

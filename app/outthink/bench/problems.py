@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from outthink.errors import ConfigError
+from outthink.ranges import option
 from outthink.resources import resource_path
 
 log = logging.getLogger(__name__)
@@ -425,8 +426,10 @@ def select_problems(
                 f"No problem has level {level}.",
                 hint=f"Levels in this set: {', '.join(present) or 'none'}.",
             )
-    if limit is not None and limit < 1:
-        raise ConfigError("--limit must be at least 1.")
+    if limit is not None:
+        option("limit").check(limit)
+    if sample_seed is not None:
+        option("sample_seed").check(sample_seed)
     if sample_seed is not None:
         k = min(limit or len(chosen), len(chosen))
         picked = sorted(random.Random(sample_seed).sample(range(len(chosen)), k))

@@ -70,6 +70,7 @@ from outthink.events import (
 )
 from outthink.generation import CancelToken
 from outthink.prompts import PromptFormat
+from outthink.ranges import option
 from outthink.search.config import SearchConfig
 from outthink.search.context import Candidate
 from outthink.search.selection import SELECTION_RULES
@@ -165,8 +166,12 @@ class BenchSpec:
                 raise ConfigError(
                     f"Unknown strategy {name!r}.", hint=f"Choose from: {', '.join(known)}."
                 )
-        if not self.budgets or any(b < 1 for b in self.budgets):
-            raise ConfigError("Budgets must be whole numbers >= 1.", hint="E.g. --budgets 1,4,8.")
+        if not self.budgets:
+            raise ConfigError("No budget given.", hint="E.g. --budgets 1,4,8.")
+        for budget in self.budgets:
+            why = option("n").problem(budget)
+            if why is not None:
+                raise ConfigError(why, hint="E.g. --budgets 1,4,8.")
         for rule in self.selections:
             if rule not in SELECTION_RULES:
                 raise ConfigError(

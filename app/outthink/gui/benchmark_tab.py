@@ -74,6 +74,7 @@ from outthink.errors import OutthinkError, describe
 from outthink.generation import CancelToken
 from outthink.gui import theme
 from outthink.gui.workers import GeneratorWorker, Status, engine_pool
+from outthink.ranges import option
 from outthink.search.config import SearchConfig
 from outthink.search.selection import SELECTION_RULES
 from outthink.search.strategies import strategy_names
@@ -485,7 +486,7 @@ class BenchmarkTab(QWidget):
         )
         self.browse_problems = QPushButton("File…")
         self.limit = QSpinBox()
-        self.limit.setRange(0, 100_000)
+        self.limit.setRange(0, option("limit").bounds[1])  # 0: all
         self.limit.setSpecialValueText("all")
         self.limit.setValue(20)
         self.subject = QLineEdit()
@@ -523,14 +524,14 @@ class BenchmarkTab(QWidget):
         self.verifier_model = QLineEdit()
         self.verifier_model.setPlaceholderText("only for model-based verifiers")
         self.max_tokens = QSpinBox()
-        self.max_tokens.setRange(16, 8192)
+        self.max_tokens.setRange(*option("max_tokens").bounds)
         self.max_tokens.setValue(384)
         self.temperature = QDoubleSpinBox()
-        self.temperature.setRange(0.0, 2.0)
+        self.temperature.setRange(*option("temperature").bounds)
         self.temperature.setSingleStep(0.1)
         self.temperature.setValue(0.8)
         self.seed = QSpinBox()
-        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setRange(*option("seed").bounds)
         self.reference = QCheckBox("Reference lines: large models' reported scores")
         self.reference.setToolTip(
             "Liu et al. 2025 (arXiv 2502.06703), drawn grey and labelled 'reported'; measured "

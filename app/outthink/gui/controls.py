@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 from outthink.gui import theme
 from outthink.gui.mathtext import latex_to_html
 from outthink.gui.options import TOOLTIPS, ModelChoice, StrategyChoice
+from outthink.ranges import option
 from outthink.search.selection import AGGREGATIONS, SELECTION_RULES
 
 BROWSE = "__browse__"  # the "Choose a GGUF file…" entry of the policy picker
@@ -165,27 +166,27 @@ class ControlPanel(QWidget):
         self.strategy.setToolTip(TOOLTIPS["strategy"])
         form.addRow("Strategy", self.strategy)
         self.n = QSpinBox()
-        self.n.setRange(1, 256)
+        self.n.setRange(*option("n").bounds)
         self.n.setToolTip(TOOLTIPS["n"])
         form.addRow("Budget N", self.n)
         self.beam_width = QSpinBox()
-        self.beam_width.setRange(1, 64)
+        self.beam_width.setRange(*option("width").bounds)
         self.beam_width.setToolTip(TOOLTIPS["width"])
         self.width_label = QLabel("Beam width M")
         form.addRow(self.width_label, self.beam_width)
         self.temperature = QDoubleSpinBox()
-        self.temperature.setRange(0.0, 2.0)
+        self.temperature.setRange(*option("temperature").bounds)
         self.temperature.setSingleStep(0.05)
         self.temperature.setDecimals(2)
         self.temperature.setToolTip(TOOLTIPS["temperature"])
         form.addRow("Temperature", self.temperature)
         self.max_tokens = QSpinBox()
-        self.max_tokens.setRange(8, 8192)
+        self.max_tokens.setRange(*option("max_tokens").bounds)
         self.max_tokens.setSingleStep(32)
         self.max_tokens.setToolTip(TOOLTIPS["max_tokens"])
         form.addRow("Max tokens", self.max_tokens)
         self.seed = QSpinBox()
-        self.seed.setRange(0, 2_000_000_000)
+        self.seed.setRange(*option("seed").bounds)
         self.seed.setToolTip(TOOLTIPS["seed"])
         form.addRow("Seed", self.seed)
         self.select = QComboBox()

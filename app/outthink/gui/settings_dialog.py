@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from outthink.config import Settings, data_dir, settings_path
 from outthink.gui import theme
 from outthink.gui.workers import FunctionWorker, io_pool
+from outthink.ranges import option
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class SettingsDialog(QDialog):
         form = QFormLayout()
 
         self.threads = QSpinBox()
-        self.threads.setRange(0, 256)
+        self.threads.setRange(*option("threads").bounds)
         self.threads.setSpecialValueText("automatic (physical cores)")
         self.threads.setValue(settings.threads)
         self.threads.setToolTip(
@@ -61,7 +62,7 @@ class SettingsDialog(QDialog):
         form.addRow("CPU threads", self.threads)
 
         self.gpu_layers = QSpinBox()
-        self.gpu_layers.setRange(0, 999)
+        self.gpu_layers.setRange(*option("gpu_layers").bounds)
         self.gpu_layers.setValue(settings.gpu_layers)
         self.gpu_layers.setToolTip(
             "Layers of the model to run on the GPU (0 = CPU only; 999 = all)."

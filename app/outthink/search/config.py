@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from outthink.errors import ConfigError
 from outthink.generation import SamplingParams
+from outthink.ranges import NUMERIC_OPTIONS, option
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,18 +47,11 @@ class SearchConfig:
         return data
 
     def validate(self) -> SearchConfig:
-        if self.n < 1:
-            raise ConfigError(f"Budget N must be at least 1 (got {self.n}).", hint="Set N >= 1.")
-        if self.n > 256:
-            raise ConfigError(f"Budget N={self.n} is over the limit of 256.", hint="Lower N.")
-        if self.width < 1:
-            raise ConfigError(f"Beam width must be at least 1 (got {self.width}).")
-        if self.max_tokens < 1:
-            raise ConfigError("Max tokens must be at least 1.", hint="Set --max-tokens.")
-        if self.lookahead < 0:
-            raise ConfigError("Lookahead must be 0 or more steps.", hint="Set --lookahead 0.")
-        if self.max_steps < 1:
-            raise ConfigError("Max steps must be at least 1.")
-        if not 0 <= self.top_p <= 1 or self.temperature < 0:
-            raise ConfigError("Temperature must be >= 0 and top-p within [0, 1].")
+        """Every numeric field within its range of :mod:`outthink.ranges` (finite, no NaN)."""
+        for name in NUMERIC_FIELDS:
+            option(name).check(getattr(self, name))
         return self
+
+
+#: The fields of SearchConfig that :mod:`outthink.ranges` bounds.
+NUMERIC_FIELDS = tuple(f.name for f in fields(SearchConfig) if f.name in NUMERIC_OPTIONS)

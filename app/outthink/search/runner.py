@@ -141,7 +141,7 @@ def solve(
     ``n_ctx``: the context size setting; 0 sizes the context from the request, a larger value
     is used as given (a smaller one is raised to what the request needs).
     """
-    from outthink.engine import LlamaGenerator, check_memory, plan_context
+    from outthink.engine import LlamaGenerator, check_memory, check_prompt_fits, plan_context
 
     cancel = cancel or CancelToken()
     fmt = prompt_format or PromptFormat(kind="chat" if policy.chat_template else "completion")
@@ -152,7 +152,12 @@ def solve(
             chat_template=policy.chat_template,
             bos_token=policy.bos_text,
             eos_token=policy.eos_text,
+            source=policy.path.name,
+            cancel=cancel,
         )
+    except Cancelled:
+        yield RunFinished({}, cancelled=True)
+        return
     except OutthinkError as exc:
         yield RunFailed(exc.message, exc.hint)
         return
@@ -161,6 +166,7 @@ def solve(
         spec = get_strategy(cfg.strategy)
         n_seq = spec.sequences(cfg)
         prompt_tokens = len(policy.tokenize(prompt.text))
+        check_prompt_fits(policy.header, prompt_tokens, cfg.max_tokens, n_ctx=n_ctx)
         # every sequence, lookahead roll-outs included, stays under max_tokens new tokens
         planned = max(n_ctx, plan_context(prompt_tokens, n_seq, cfg.max_tokens))
         check_memory(policy.header, planned, n_seq, what=f"This run ({n_seq} sequences)")

@@ -167,6 +167,8 @@ def _render(
         bos_token=model.bos_text,
         eos_token=model.eos_text,
         add_generation_prompt=generation_prompt,
+        source=model.path.name,
+        hint='Set the verifier option template = "plain", or pick another verifier model.',
     )
 
 
