@@ -28,7 +28,7 @@ try:
     from outthink.generation import CancelToken
     from outthink.interrupts import EXIT_INTERRUPTED, install_sigint, loading_models
     from outthink.prompts import PromptFormat
-    from outthink.resolve import build_verifier, resolve_policy
+    from outthink.resolve import build_verifier, preflight, resolve_policy
     from outthink.search.config import SearchConfig
     from outthink.search.selection import AGGREGATIONS, SELECTION_RULES
     from outthink.search.strategies import strategy_names
@@ -165,13 +165,7 @@ def read_problem(words: Sequence[str]) -> str:
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
-    from outthink.engine import (
-        Model,
-        check_memory,
-        check_model_file,
-        check_problem_fits,
-        plan_context,
-    )
+    from outthink.engine import Model
     from outthink.search.runner import solve
     from outthink.search.summary import summarize
 
@@ -189,15 +183,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
         **search_options(args),
     ).validate()
     choice = resolve_policy(args.policy, settings)
-    header = check_model_file(choice.path)
-    # Refuse before loading anything: a problem longer than the model's trained context, then
-    # a request too big for memory (the prompt format adds at most a few thousand bytes).
-    check_problem_fits(header, problem, cfg.max_tokens, n_ctx=settings.context_size)
-    from outthink.search.strategies import get_strategy
-
-    spec = get_strategy(cfg.strategy)
-    n_seq = spec.sequences(spec.prepare(cfg))
-    check_memory(header, plan_context(len(problem.encode()) + 2048, n_seq, cfg.max_tokens), n_seq)
+    preflight(choice, problem, cfg, settings)  # before loading anything
     threads = args.threads or settings.threads or None
     gpu_layers = args.gpu_layers if args.gpu_layers is not None else settings.gpu_layers
     fmt = choice.prompt_format

@@ -116,3 +116,19 @@ def build_verifier(
         ctx.model = Model(vpath, n_gpu_layers=gpu_layers)
         loaded.append(ctx.model)
     return spec.factory(options, ctx), loaded
+
+
+def preflight(choice: PolicyChoice, problem: str, cfg: Any, settings: Settings) -> Any:
+    """Refuse, before any weights are loaded, a run that cannot work: a model file llama.cpp
+    cannot run, a problem longer than the model's trained context (with ``cfg.max_tokens``),
+    then a request too big for memory (the prompt format adds at most a few thousand bytes).
+    Returns the file's header. The command line and the desktop app both call this."""
+    from outthink.engine import check_memory, check_model_file, check_problem_fits, plan_context
+    from outthink.search.strategies import get_strategy
+
+    header = check_model_file(choice.path)
+    check_problem_fits(header, problem, cfg.max_tokens, n_ctx=settings.context_size)
+    spec = get_strategy(cfg.strategy)
+    n_seq = spec.sequences(spec.prepare(cfg))
+    check_memory(header, plan_context(len(problem.encode()) + 2048, n_seq, cfg.max_tokens), n_seq)
+    return header

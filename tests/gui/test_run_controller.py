@@ -41,10 +41,9 @@ def test_model_cache_reuses_and_switches(tmp_path: Path) -> None:
     assert cache.loaded_path is None
 
 
-def test_models_load_on_the_engine_thread(qtbot: Any, tmp_path: Path,
+def test_models_load_on_the_engine_thread(qtbot: Any, tiny_model: Path,
                                           monkeypatch: Any) -> None:
-    model_file = tmp_path / "policy.gguf"
-    model_file.write_bytes(b"x")
+    model_file = tiny_model  # a real GGUF header: the run checks the file before loading it
     loaded: list[FakeModel] = []
 
     def loader(path: Path, *, n_gpu_layers: int = 0) -> FakeModel:

@@ -120,3 +120,82 @@ def test_a_damaged_starter_fails_the_run_with_the_way_out(
     assert "starter model file" in shown and "models rm gemma-3-270m" in shown
     assert app.runs.cache.loads == 0  # refused before loading
     app.shutdown()
+
+
+#: 200 KB of ordinary text (about a token per byte for the tiny vocabulary)
+LONG = "Tom has 3 apples and buys 5 more apples at the market. " * 3700
+SPIN = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}x"
+
+
+def test_a_problem_too_long_for_the_model_is_refused_before_loading(
+    app: Any, qtbot: Any, tmp_path: Path
+) -> None:
+    short = write_tiny_model(tmp_path / "short-context.gguf", context_length=512)
+    app.browse_policy(str(short))
+    app.controls.problem.setPlainText(LONG)
+    assert _run_and_wait(app, qtbot, timeout=30_000) == "failed"
+    shown = app.window.banner.message + " " + app.window.banner.hint
+    assert "trained on a context of 512 tokens" in shown and "Shorten the problem" in shown
+    assert app.runs.cache.loads == 0  # its weights were never loaded
+
+
+def _heartbeat(qtbot: Any) -> tuple[list[float], Any]:
+    """A 10 ms timer on the GUI thread: the longest gap is how long the window froze."""
+    import time
+
+    from PySide6.QtCore import QTimer
+
+    gaps: list[float] = []
+    last = [time.perf_counter()]
+
+    def beat() -> None:
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(beat)
+    timer.start()
+    return gaps, timer
+
+
+def test_a_runaway_chat_template_fails_the_run_and_never_freezes_the_window(
+    app: Any, qtbot: Any, tmp_path: Path
+) -> None:
+    import time
+
+    model = write_tiny_model(tmp_path / "spin.gguf", chat_template=SPIN)
+    app.browse_policy(str(model))
+    app.controls.problem.setPlainText("What is 2 + 3?")
+    app.controls.max_tokens.setValue(16)
+    qtbot.waitUntil(lambda: app.runs.warmed, timeout=120_000)
+    gaps, timer = _heartbeat(qtbot)
+    t0 = time.perf_counter()
+    assert _run_and_wait(app, qtbot, timeout=30_000) == "failed"
+    seconds = time.perf_counter() - t0
+    timer.stop()
+    assert "chat template" in app.window.banner.message
+    assert "--prompt-format completion" in app.window.banner.message + app.window.banner.hint
+    assert seconds < 10, seconds
+    assert max(gaps) < 0.5, f"the window froze for {max(gaps):.2f} s"
+
+
+def test_stop_ends_a_runaway_chat_template_at_once(
+    app: Any, qtbot: Any, tmp_path: Path
+) -> None:
+    import time
+
+    model = write_tiny_model(tmp_path / "spin.gguf", chat_template=SPIN)
+    app.browse_policy(str(model))
+    app.controls.problem.setPlainText("What is 2 + 3?")
+    app.controls.max_tokens.setValue(16)
+    qtbot.waitUntil(lambda: app.runs.warmed, timeout=120_000)
+    assert app.start_run()
+    qtbot.waitUntil(lambda: "Running" in app.window.statusBar().currentMessage(),
+                    timeout=20_000)
+    with qtbot.waitSignal(app.runs.run_ended, timeout=5000) as ended:
+        t0 = time.perf_counter()
+        app.stop_run()
+    assert ended.args == ["cancelled"]
+    assert time.perf_counter() - t0 < 1.0

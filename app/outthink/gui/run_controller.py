@@ -124,13 +124,14 @@ def run_job(
     req: RunRequest, cache: ModelCache, cancel: CancelToken
 ) -> Iterator[Event | Status]:
     """Everything a run does off the GUI thread; ends with RunFinished or RunFailed."""
-    from outthink.resolve import build_verifier, resolve_policy
+    from outthink.resolve import build_verifier, preflight, resolve_policy
     from outthink.search.runner import solve
 
     loaded: list[Any] = []
     try:
         yield Status(_finding_message(req))
         choice = resolve_policy(req.policy, req.settings)
+        preflight(choice, req.problem, req.cfg, req.settings)  # before loading anything
         if cancel.cancelled:
             raise Cancelled()
         yield Status(f"Loading {choice.label}…")
