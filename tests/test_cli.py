@@ -116,3 +116,28 @@ def test_solve_auto_without_a_benchmark_says_to_run_one(tiny_model: Path, capsys
     rc = main(["solve", "--policy", str(tiny_model), "--strategy", "auto", "What is 2+2?"])
     err = capsys.readouterr().err
     assert rc == 1 and "outthink bench" in err
+
+
+def test_solve_defaults_to_the_verifiers_own_aggregation(tiny_model: Path, capsys) -> None:
+    for verifier, agg in (("calculator", "min"), ("self-certainty", "mean"), ("none", "last")):
+        rc = main(["solve", "--json", "--policy", str(tiny_model), "--n", "2",
+                   "--max-tokens", "8", "--verifier", verifier, "What is 2+2?"])
+        assert rc == 0
+        assert json.loads(capsys.readouterr().out)["config"]["agg"] == agg, verifier
+    rc = main(["solve", "--json", "--policy", str(tiny_model), "--n", "2", "--max-tokens", "8",
+               "--verifier", "calculator", "--agg", "last", "What is 2+2?"])
+    assert rc == 0 and json.loads(capsys.readouterr().out)["config"]["agg"] == "last"
+
+
+def test_solve_grades_against_a_reference(tiny_model: Path, capsys) -> None:
+    rc = main(["solve", "--json", "--policy", str(tiny_model), "--n", "3", "--max-tokens", "12",
+               "--reference", "4", "What is 2+2?"])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["reference"] == "4"
+    finished = [c for c in out["candidates"] if c["finished"]]
+    assert finished and all(c["correct"] is (c["answer"] == "4") for c in finished)
+    assert out["correct"] is (out["answer"] == "4")
+    rc = main(["solve", "--policy", str(tiny_model), "--n", "2", "--max-tokens", "8",
+               "--reference", "4", "What is 2+2?"])
+    assert rc == 0 and "(reference answer 4)" in capsys.readouterr().out

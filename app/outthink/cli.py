@@ -28,7 +28,12 @@ try:
     from outthink.generation import CancelToken
     from outthink.interrupts import EXIT_INTERRUPTED, install_sigint, loading_models
     from outthink.prompts import PromptFormat
-    from outthink.resolve import build_verifier, preflight, resolve_policy
+    from outthink.resolve import (
+        build_verifier,
+        natural_aggregation,
+        preflight,
+        resolve_policy,
+    )
     from outthink.search.config import SearchConfig
     from outthink.search.selection import AGGREGATIONS, SELECTION_RULES
     from outthink.search.strategies import strategy_names
@@ -166,6 +171,7 @@ def read_problem(words: Sequence[str]) -> str:
 
 def cmd_solve(args: argparse.Namespace) -> int:
     from outthink.engine import Model
+    from outthink.search.grading import graded
     from outthink.search.runner import solve
     from outthink.search.summary import summarize
 
@@ -175,6 +181,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
     settings = load_settings()
     if args.strategy == "auto":
         args.strategy = _auto_strategy(args, settings, problem)
+    if args.agg is None:
+        args.agg = natural_aggregation(args.verifier, settings)
     cfg = SearchConfig(
         strategy=args.strategy,
         n=args.n,
@@ -219,7 +227,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
     loaded.append(policy)
     previous = install_sigint(cancel)
     events: list[Event] = []
-    stream: Iterator[Event] = solve(
+    run: Iterator[Event] = solve(
         problem,
         policy,
         verifier,
@@ -230,6 +238,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
         run_info={"policy": choice.label},
         n_ctx=settings.context_size,
     )
+    reference = utf8_text(args.reference, "The --reference answer") if args.reference else None
+    stream = graded(run, reference)
     try:
         for ev in stream:
             events.append(ev)
@@ -240,9 +250,10 @@ def cmd_solve(args: argparse.Namespace) -> int:
             signal.signal(signal.SIGINT, previous)
         # A run left early (closed output, second Ctrl-C) frees its llama.cpp context now,
         # before the models it uses, not whenever the generator is collected.
-        close = getattr(stream, "close", None)
-        if close is not None:
-            close()
+        for gen in (stream, run):
+            close = getattr(gen, "close", None)
+            if close is not None:
+                close()
         verifier.close()
         for m in loaded:
             m.close()
@@ -265,6 +276,9 @@ def _print_summary(s: dict[str, Any]) -> None:
     if s.get("status") == "failed":
         return
     print(f"Answer: {s['answer'] if s['answer'] is not None else '(none found)'}")
+    if "reference" in s:
+        verdict = {True: "right", False: "wrong", None: "not graded"}[s.get("correct")]
+        print(f"Check:  {verdict} (reference answer {s['reference']})")
     sel = s.get("selection") or {}
     if sel.get("reason"):
         print(f"Why:    {sel['reason']}")
@@ -405,7 +419,19 @@ def build_parser() -> argparse.ArgumentParser:
     ranges.add_argument(s, "width", 2, "beam width M (beam, dvts)")
     ranges.add_argument(s, "lookahead", 0, "lookahead steps (beam)")
     s.add_argument("--select", default="weighted", choices=SELECTION_RULES)
-    s.add_argument("--agg", default="last", choices=AGGREGATIONS)
+    s.add_argument(
+        "--agg",
+        default=None,
+        choices=AGGREGATIONS,
+        help="how step scores make a solution's score (default: the verifier's own: "
+        "min for calculator, mean for self-certainty, last for reward models)",
+    )
+    s.add_argument(
+        "--reference",
+        default=None,
+        help="the problem's reference answer: every finished answer is marked right or wrong "
+        "(JSON: 'correct' per candidate and for the chosen answer)",
+    )
     ranges.add_argument(s, "temperature", 0.8)
     ranges.add_argument(s, "top_p", 0.95)
     ranges.add_argument(s, "top_k", 40)

@@ -132,3 +132,20 @@ def preflight(choice: PolicyChoice, problem: str, cfg: Any, settings: Settings) 
     n_seq = spec.sequences(spec.prepare(cfg))
     check_memory(header, plan_context(len(problem.encode()) + 2048, n_seq, cfg.max_tokens), n_seq)
     return header
+
+
+def natural_aggregation(name: str, settings: Settings) -> str:
+    """The aggregation the verifier ``name`` (a kind or a catalog verifier id) declares for its
+    step scores: the default of ``--agg`` and of the app's Aggregation field."""
+    import outthink.verifiers as verifiers
+
+    kind = name
+    if name not in verifiers.VERIFIERS:
+        catalog = catalog_module()
+        if catalog is not None:
+            try:
+                kind = catalog.load_catalog(settings).get(name).verifier_kind or name
+            except ConfigError:
+                return "last"  # an unknown name: building the verifier will say so
+    spec = verifiers.VERIFIERS.get(kind)
+    return spec.aggregation if spec is not None else "last"
