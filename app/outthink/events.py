@@ -73,6 +73,8 @@ class StepScored(Event):
     candidate: int
     score: float
     aggregate: float  # the candidate's score so far under the chosen aggregation
+    #: False: the verifier found nothing to check in the step (its score is a neutral filler).
+    checked: bool = True
 
 
 @dataclass(frozen=True, slots=True)

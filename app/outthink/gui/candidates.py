@@ -78,6 +78,7 @@ class StepWidget(QWidget):
         super().__init__()
         self.node_id = node.node
         self._score: float | None = -1.0  # forces the first update
+        self._checked = True
         self._dimmed = False
         self._bg = theme.score_color(None)
         self._edge = theme.score_color(None, light=False)
@@ -121,19 +122,24 @@ class StepWidget(QWidget):
         self._set_colours()
 
     def _set_colours(self) -> None:
-        self._bg = theme.score_color(self._score)
-        self._edge = theme.score_color(self._score, light=False)
+        # A step the verifier had nothing to check is grey, like a step not scored yet.
+        shown = self._score if self._checked else None
+        self._bg = theme.score_color(shown)
+        self._edge = theme.score_color(shown, light=False)
         if self._dimmed:
             self._bg = theme.washed(self._bg)
             self._edge = theme.washed(self._edge)
         self.update()
 
     def update_node(self, node: NodeInfo) -> None:
-        if node.score == self._score:
+        if node.score == self._score and node.checked == self._checked:
             return
-        self._score = node.score
+        self._score, self._checked = node.score, node.checked
         self._set_colours()
-        badge = theme.fmt_score(node.score)
+        badge = theme.fmt_score(node.score) if node.checked else "n/a"
+        if not node.checked:
+            badge_tip = "n/a: the verifier found nothing to check in this step"
+            self.badge.setToolTip(badge_tip)
         self.badge.setText(f"{badge} ↰" if self.inherited else badge)
         origin = f"<br>Inherited from candidate #{node.candidate}." if self.inherited else ""
         self.setToolTip(

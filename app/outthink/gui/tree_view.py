@@ -232,7 +232,7 @@ class SearchTreeView(QWidget):
                 continue
             x, y = center(node.node)
             item = NodeItem(node.node, QRectF(x - box_w / 2, y - box_h / 2, box_w, box_h))
-            fill = theme.score_color(node.score)
+            fill = theme.score_color(node.score if node.checked else None)
             if node.state == "pruned":
                 fill = fill.lighter(112)
                 fill.setAlpha(120)
@@ -247,7 +247,7 @@ class SearchTreeView(QWidget):
             item.setPen(pen)
             item.setZValue(1)
             item.setToolTip(self._tooltip(node))
-            text = theme.fmt_score(node.score)
+            text = theme.fmt_score(node.score) if node.checked else "n/a"
             if node.state == "finished":
                 correct = st.candidates[node.candidate].correct if (
                     node.candidate in st.candidates) else None

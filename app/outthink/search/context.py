@@ -11,7 +11,7 @@ from outthink.generation import CancelToken, StepGenerator, StepOutput
 from outthink.prompts import Prompt
 from outthink.search.config import SearchConfig
 from outthink.search.selection import aggregate
-from outthink.verifiers.base import StepRecord, VerifierSession
+from outthink.verifiers.base import StepRecord, Unchecked, VerifierSession
 
 
 @dataclass(slots=True)
@@ -111,10 +111,12 @@ class SearchContext:
         self, kept: Sequence[tuple[Candidate, StepOutput]], scores: dict[int, float], agg: str
     ) -> Iterator[Event]:
         for cand, _out in kept:
-            s = float(scores[cand.id])
+            raw = scores[cand.id]
+            s = float(raw)
             cand.scores.append(s)
             assert cand.node is not None
-            yield StepScored(cand.node, cand.id, s, cand.score(agg))
+            checked = not isinstance(raw, Unchecked)
+            yield StepScored(cand.node, cand.id, s, cand.score(agg), checked)
 
     def record_steps(
         self,

@@ -46,6 +46,7 @@ class NodeInfo:
     tokens: int
     stop: str
     score: float | None = None
+    checked: bool = True  # False: the verifier had nothing to check in this step
     state: NodeState = "open"
     pruned_because: str = ""  # BeamPruned's reason: "score" or "duplicate"
 
@@ -124,7 +125,7 @@ class RunModel:
             cand = self.candidate(ev.candidate)
             node = self.nodes.get(ev.node)
             if node is not None:
-                node.score = ev.score
+                node.score, node.checked = ev.score, ev.checked
             cand.aggregate = ev.aggregate
         elif isinstance(ev, BeamKept):
             # The kept candidate proposed that node: keeping it says nothing new of it.

@@ -66,12 +66,19 @@ def _candidate(run: RunModel, cand: CandidateInfo) -> dict[str, Any]:
         "finished": cand.finished,
         "finish_reason": cand.reason if cand.finished else None,
         "pruned": cand.pruned,
-        "steps": [{"node": n.node, "text": n.text, "score": n.score} for n in own],
+        "steps": [_step(n) for n in own],
         "inherited_steps": len(inherited),
     }
     if cand.correct is not None:
         out["correct"] = cand.correct
     return out
+
+
+def _step(node: NodeInfo) -> dict[str, Any]:
+    step = {"node": node.node, "text": node.text, "score": node.score}
+    if not node.checked:
+        step["checked"] = False  # nothing to check: the score is the verifier's neutral value
+    return step
 
 
 def _node(node: NodeInfo) -> dict[str, Any]:

@@ -61,6 +61,14 @@ class Verifier(Protocol):
         ...
 
 
+class Unchecked(float):
+    """A step score that says the verifier found nothing to check in the step (a rule
+    checker on a step without arithmetic). It is an ordinary float for aggregation and
+    selection; the views show such a step as "n/a" rather than as a middling score."""
+
+    __slots__ = ()
+
+
 @dataclass(frozen=True, slots=True)
 class VerifierSpec:
     """A registered verifier kind: ``factory(options, context)`` builds one."""

@@ -47,6 +47,7 @@ from outthink.verifiers.base import (
     ModelFreeVerifier,
     StatelessSession,
     StepRecord,
+    Unchecked,
     VerifierContext,
     VerifierSpec,
     register,
@@ -395,7 +396,7 @@ class CalculatorVerifier(ModelFreeVerifier):
     def score_text(self, text: str) -> float:
         checks = check_equalities(text)
         if not checks:
-            return self.neutral
+            return Unchecked(self.neutral)
         return self.true_score if all(c.ok for c in checks) else self.false_score
 
     def open(self, problem: str) -> _CalculatorSession:
