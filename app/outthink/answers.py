@@ -121,11 +121,38 @@ def _balanced_from(text: str, start: int) -> str | None:
     return None
 
 
+# A backslash and the character it escapes, or a brace: what brace matching looks at.
+_BRACE_TOKEN = re.compile(r"\\.|[{}]", re.DOTALL)
+
+
+def _brace_pairs(text: str) -> dict[int, int]:
+    """Position of every closed ``{`` -> position of its ``}``, in one pass over the text.
+
+    Escaped braces are skipped as in :func:`_balanced_from`, so the pair of a brace found
+    here is what :func:`_balanced_from` finds from it.
+    """
+    pairs: dict[int, int] = {}
+    opened: list[int] = []
+    for match in _BRACE_TOKEN.finditer(text):
+        token = match.group()
+        if token == "{":
+            opened.append(match.start())
+        elif token == "}" and opened:
+            pairs[opened.pop()] = match.start()
+    return pairs
+
+
 def _last_boxed(text: str) -> str | None:
-    for match in reversed(list(_BOXED.finditer(text))):
-        content = _balanced_from(text, match.end())
-        if content is not None and content.strip():
-            return content.strip()
+    boxes = list(_BOXED.finditer(text))
+    if not boxes:
+        return None
+    # One pass for all boxes: scanning from each unclosed box to the end of the text cost
+    # quadratic time (minutes for a long run of "\boxed{").
+    pairs = _brace_pairs(text)
+    for match in reversed(boxes):
+        close = pairs.get(match.end() - 1)  # the box's own brace: never escaped (see _BOXED)
+        if close is not None and text[match.end() : close].strip():
+            return text[match.end() : close].strip()
     return None
 
 
