@@ -79,6 +79,7 @@ _REGISTRY_WHAT = "the model registry (what was imported and verified)"
 Role = Literal["policy", "verifier"]
 ModelState = Literal["present", "missing", "partial", "available", "unverified", "changed"]
 
+# Checked with fullmatch: `$` alone would let a trailing newline through.
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
 _KIND_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 # One path segment of a repo id or file name: no leading dot (so no "..", no hidden files),
@@ -283,6 +284,11 @@ def parse_catalog_text(text: str, *, source: str, origin: str = "user") -> list[
             f"{source} is not valid TOML: {exc}.",
             hint="Fix the syntax; each model is a [[models]] table.",
         ) from exc
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise CatalogError(
+            f"{source} nests arrays or tables thousands of levels deep.",
+            hint="Fix the file; each model is a [[models]] table of plain values.",
+        ) from None
     unknown_top = set(raw) - {"schema", "models"}
     if unknown_top:
         raise CatalogError(
@@ -368,7 +374,7 @@ def _parse_entry(table: Mapping[str, Any], *, source: str, index: int, origin: s
             raise bad(key, f"expected {_article(type_name)}, got {value!r}")
 
     model_id: str = table["id"]
-    if not _ID_RE.match(model_id):
+    if not _ID_RE.fullmatch(model_id):
         raise bad("id", f"{model_id!r} is not a valid id", "Use lowercase letters, digits, . _ -.")
     role = table["role"]
     if role not in ROLES:
@@ -386,7 +392,7 @@ def _parse_entry(table: Mapping[str, Any], *, source: str, index: int, origin: s
     repo: str | None = None
     if source_value.startswith("package:"):
         package = source_value.removeprefix("package:")
-        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", package):
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", package):
             raise bad("source", f"{package!r} is not a package name")
         if "repo" in table:
             raise bad("repo", "a package entry has no Hub repo", "Remove `repo` or `source`.")
@@ -407,13 +413,13 @@ def _parse_entry(table: Mapping[str, Any], *, source: str, index: int, origin: s
     except CatalogError as exc:
         raise bad("file", exc.message) from None
     revision = table.get("revision", "main")
-    if not _REVISION_RE.match(revision) or ".." in revision:
+    if not _REVISION_RE.fullmatch(revision) or ".." in revision:
         raise bad("revision", f"{revision!r} is not a branch, tag or commit")
 
     sha = table.get("sha256")
     if sha is not None:
         sha = sha.lower()
-        if not _SHA_RE.match(sha):
+        if not _SHA_RE.fullmatch(sha):
             raise bad("sha256", "must be 64 hexadecimal digits")
 
     prompt_format = table.get("prompt_format", "chat")
@@ -421,7 +427,7 @@ def _parse_entry(table: Mapping[str, Any], *, source: str, index: int, origin: s
         raise bad("prompt_format", f"{prompt_format!r} is not one of {', '.join(PROMPT_FORMATS)}")
     preamble = table.get("preamble")
     if preamble is not None:
-        if not _SEGMENT_RE.match(preamble):
+        if not _SEGMENT_RE.fullmatch(preamble):
             raise bad("preamble", f"{preamble!r} must be a plain file name in assets/prompts/")
         if not resource_path("assets", "prompts", preamble).is_file():
             raise bad("preamble", f"assets/prompts/{preamble} does not exist")
@@ -434,7 +440,7 @@ def _parse_entry(table: Mapping[str, Any], *, source: str, index: int, origin: s
         if kind is None:
             raise bad("verifier_kind", "missing (a verifier needs a kind)",
                       f"Known kinds: {', '.join(KNOWN_VERIFIER_KINDS)}.")
-        if not _KIND_RE.match(kind):
+        if not _KIND_RE.fullmatch(kind):
             raise bad("verifier_kind", f"{kind!r} is not a valid kind name")
         if kind not in KNOWN_VERIFIER_KINDS:
             log.warning("%s: entry %s uses verifier kind %r, unknown to this version",
@@ -477,7 +483,7 @@ def _article(word: str) -> str:
 
 
 def _check_segment(segment: str, what: str) -> None:
-    if not _SEGMENT_RE.match(segment):
+    if not _SEGMENT_RE.fullmatch(segment):
         raise CatalogError(
             f"{what} {segment!r} contains characters that are not allowed",
             hint="Use letters, digits and . _ + - (no leading dot, no separators).",
@@ -1308,7 +1314,7 @@ def import_model(
     require_registry(settings)
     catalog = load_catalog(settings)
     model_id = model_id or _slug(src.stem)
-    if not _ID_RE.match(model_id):
+    if not _ID_RE.fullmatch(model_id):
         raise ConfigError(
             f"{model_id!r} is not a valid model id.",
             hint="Use --id with lowercase letters, digits, . _ -.",
@@ -1320,7 +1326,7 @@ def import_model(
         )
     if role == "verifier":
         verifier_kind = verifier_kind or "judge"
-        if not _KIND_RE.match(verifier_kind):
+        if not _KIND_RE.fullmatch(verifier_kind):
             raise ConfigError(f"{verifier_kind!r} is not a valid verifier kind.")
     else:
         verifier_kind = None
@@ -1333,7 +1339,7 @@ def import_model(
         params += count
     root = settings.models_path()
     if copy:
-        filename = (_SEGMENT_RE.match(src.name) and src.name) or f"{model_id}.gguf"
+        filename = (_SEGMENT_RE.fullmatch(src.name) and src.name) or f"{model_id}.gguf"
         dest = _inside(root, root / LOCAL_DIR / filename)
         if dest.exists():
             raise CatalogError(
