@@ -13,6 +13,7 @@ everywhere.
 
 from __future__ import annotations
 
+import math
 import mmap
 import struct
 from collections.abc import Mapping
@@ -43,8 +44,10 @@ _SCALARS = {
     11: "<q",
     12: "<d",
 }
+_U32 = 4
 _STRING = 8
 _ARRAY = 9
+ALIGNMENT_KEY = "general.alignment"
 _STRUCTS = {fmt: struct.Struct(fmt) for fmt in {*_SCALARS.values(), "<I", "<Q"}}
 _U64 = _STRUCTS["<Q"]
 _MAX_STRING = 1 << 26
@@ -140,16 +143,34 @@ class GGUFHeader:
         return self.array_lengths.get("tokenizer.ggml.tokens", 0)
 
     def kv_bytes_per_token(self, bytes_per_value: int = 2) -> int:
-        """KV-cache bytes one token costs (f16 cache), from the attention shape."""
-        layers = int(self.arch_value("block_count", 0) or 0)
-        width = int(self.arch_value("embedding_length", 0) or 0)
-        heads = int(self.arch_value("attention.head_count", 1) or 1)
-        kv_heads = self.arch_value("attention.head_count_kv", heads)
-        if isinstance(kv_heads, list):  # per-layer counts in some architectures
-            kv_heads = max(kv_heads) if kv_heads else heads
-        head_k = int(self.arch_value("attention.key_length", width // max(heads, 1)) or 0)
-        head_v = int(self.arch_value("attention.value_length", width // max(heads, 1)) or 0)
-        return layers * int(kv_heads) * (head_k + head_v) * bytes_per_value
+        """KV-cache bytes one token costs (f16 cache), from the attention shape; 0 when the
+        header does not say (the memory estimate then falls back to the file size)."""
+
+        def count(key: str, default: int = 0) -> int:
+            value = self.arch_value(key)
+            return default if value is None else _count(value)
+
+        layers = count("block_count")
+        width = count("embedding_length")
+        heads = count("attention.head_count") or 1
+        kv_heads = count("attention.head_count_kv", heads)  # a list per layer in some models
+        head_k = count("attention.key_length", width // heads)
+        head_v = count("attention.value_length", width // heads)
+        return layers * kv_heads * (head_k + head_v) * bytes_per_value
+
+
+def _count(value: Any) -> int:
+    """A metadata value read as a count: 0 when it is none (a string, NaN, a negative, ...).
+
+    The header is checked before llama.cpp sees it; a damaged value must not stop the check
+    with a Python error (llama.cpp then refuses the file with its own reason)."""
+    if isinstance(value, list):
+        return max((_count(v) for v in value), default=0)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0
+    if isinstance(value, float) and not math.isfinite(value):
+        return 0
+    return max(0, int(value))
 
 
 class _Reader:
@@ -236,6 +257,13 @@ class _Reader:
             if not keep and etype == _STRING:
                 self.skip_strings(count)
                 return None
+            if etype == _ARRAY:
+                # llama.cpp refuses arrays of arrays; reading them here would recurse once
+                # per level, as deep as the file is long.
+                raise ModelCorruptError(
+                    f"{self.name} has an array of arrays in its metadata (key {key!r}).",
+                    hint="The file is damaged or not a GGUF model; download it again.",
+                )
             items = [self.value(etype, key, lengths) for _ in range(count)]
             return items if keep else None
         raise ModelCorruptError(
@@ -317,6 +345,8 @@ def _parse(r: _Reader) -> tuple[int, int, dict[str, Any], list[TensorInfo], dict
         key = r.string()
         vtype = r.scalar("<I")
         metadata[key] = r.value(vtype, key, lengths)
+        if key == ALIGNMENT_KEY:
+            _check_alignment(name, vtype, metadata[key])
     tensors = []
     for _ in range(n_tensors):
         tensor = r.string()
@@ -330,9 +360,20 @@ def _parse(r: _Reader) -> tuple[int, int, dict[str, Any], list[TensorInfo], dict
         ggml_type = r.scalar("<I")
         offset = r.scalar("<Q")
         tensors.append(TensorInfo(tensor, shape, ggml_type, offset))
-    alignment = int(metadata.get("general.alignment", DEFAULT_ALIGNMENT) or DEFAULT_ALIGNMENT)
+    alignment = int(metadata.get(ALIGNMENT_KEY, DEFAULT_ALIGNMENT))
     data_offset = (r.pos + alignment - 1) // alignment * alignment
     return data_offset, version, metadata, tensors, lengths
+
+
+def _check_alignment(name: str, vtype: int, value: Any) -> None:
+    # llama.cpp refuses an alignment that is not a u32 power of two; this says why before it
+    # is asked (a string, NaN or a list used to stop the check itself with a Python error).
+    if vtype != _U32 or value <= 0 or value & (value - 1):
+        raise ModelCorruptError(
+            f"{name} has an invalid {ALIGNMENT_KEY} ({value!r}); it must be a power of "
+            "two stored as a 32-bit unsigned integer.",
+            hint="The file is damaged or was written by a broken tool; download it again.",
+        )
 
 
 def _check_extent(header: GGUFHeader, name: str) -> None:

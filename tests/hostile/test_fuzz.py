@@ -222,9 +222,8 @@ def test_invalid_utf8_problem_through_the_cli(
     else:
         proc = run_cli([*solve_args(tiny_model), "--", raw])
     # Refused with a message, or run with U+FFFD in place of the bad bytes: both are fine.
-    Outcome(proc.returncode, proc.stdout.decode(), proc.stderr.decode(errors="replace")).check_clean(
-        allowed=(0, 1)
-    )
+    outcome = Outcome(proc.returncode, proc.stdout.decode(), proc.stderr.decode("utf-8", "replace"))
+    outcome.check_clean(allowed=(0, 1))
     assert snapshot(isolated_env, tiny_model.parent) == before
 
 
