@@ -979,9 +979,12 @@ class LlamaGenerator:
         for d in delimiters:
             db = d.encode("utf-8")
             idx = data.find(db, max(0, before - len(db) + 1))
-            # a delimiter before any visible text (leading blank lines) does not end a step
-            if idx > 0 and data[:idx].strip():
-                return True
+            # A delimiter before any visible text (leading blank lines) does not end a step;
+            # one later in the same new text still does.
+            while idx != -1:
+                if idx > 0 and data[:idx].strip():
+                    return True
+                idx = data.find(db, idx + 1)
         return False
 
     def _rows(self) -> _Rows:
