@@ -153,32 +153,23 @@ def schedule(runs: int, models: Models, *, model_verifier: bool) -> list[RunSpec
 def core_run(spec: RunSpec) -> tuple[str, int]:
     """One run the way ``outthink solve`` makes it; returns (final status, events seen)."""
     from outthink.config import load_settings
-    from outthink.engine import (
-        Model,
-        check_memory,
-        check_model_file,
-        check_problem_fits,
-        plan_context,
-    )
+    from outthink.engine import Model
     from outthink.events import RunFailed, RunFinished
     from outthink.generation import CancelToken
-    from outthink.resolve import build_verifier, resolve_policy
+    from outthink.resolve import build_verifier, natural_aggregation, preflight, resolve_policy
     from outthink.search.config import SearchConfig
     from outthink.search.runner import solve
-    from outthink.search.strategies import get_strategy
 
     settings = load_settings()
     cfg = SearchConfig(
-        strategy=spec.strategy, n=spec.n, max_tokens=spec.max_tokens, seed=spec.index
+        strategy=spec.strategy,
+        n=spec.n,
+        max_tokens=spec.max_tokens,
+        seed=spec.index,
+        agg=natural_aggregation(spec.verifier, settings),
     ).validate()
     choice = resolve_policy(str(spec.policy), settings)
-    header = check_model_file(choice.path)
-    check_problem_fits(header, spec.problem, cfg.max_tokens, n_ctx=settings.context_size)
-    strategy = get_strategy(cfg.strategy)
-    n_seq = strategy.sequences(strategy.prepare(cfg))
-    check_memory(
-        header, plan_context(len(spec.problem.encode()) + 2048, n_seq, cfg.max_tokens), n_seq
-    )
+    preflight(choice, spec.problem, cfg, settings)  # before loading anything
     cancel = CancelToken()
     verifier, loaded = build_verifier(
         spec.verifier,
