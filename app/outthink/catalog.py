@@ -272,6 +272,13 @@ def parse_catalog_file(path: Path, *, origin: str) -> list[ModelEntry]:
             f"Cannot read the model catalog {path}: {exc.strerror or exc}.",
             hint="Check the file's permissions.",
         ) from exc
+    except UnicodeDecodeError as exc:
+        raise CatalogError(
+            f"The model catalog {path} is not UTF-8 text (byte {exc.object[exc.start]:#04x} "
+            f"at offset {exc.start}).",
+            hint="Save the file as UTF-8 in a text editor, or move it aside to use the "
+            "built-in catalog.",
+        ) from None
     return parse_catalog_text(text, source=str(path), origin=origin)
 
 

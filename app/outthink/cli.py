@@ -530,6 +530,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _command(argv: list[str]) -> int:
     try:
         parser = build_parser()
+        for arg in argv:
+            if arg == "--":
+                break
+            # argparse reads "--option=--" as an empty list, never as the text "--".
+            if arg.startswith("--") and arg.endswith("=--"):
+                parser.error(f"{arg[:-3]} needs a value, not '--'")
         args = parser.parse_args(argv)
         setup_logging(getattr(args, "verbose", False))
         if getattr(args, "self_check", None):

@@ -451,11 +451,6 @@ def test_non_finite_numbers_are_refused(
     assert not accepted, f"ran with {accepted}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="argparse turns --threads=-- into threads=[]: the run goes on with the default "
-    "threads (and the other options say 'not []'); cli.py's option parsing owns the fix",
-)
 def test_double_dash_as_a_value(tiny_model: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for option in INT_OPTIONS + FLOAT_OPTIONS + THREAD_OPTIONS:
         outcome = run_main([*solve_args(tiny_model), f"{option}=--", "--", "2+3?"], capsys)
@@ -637,11 +632,6 @@ def test_catalog_values_with_a_trailing_newline_are_refused() -> None:
             parse_catalog_text(bad, source="models.toml")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a user catalog that is not UTF-8 ends in a UnicodeDecodeError traceback (invalid "
-    "UTF-8 in the app's files is being handled separately)",
-)
 def test_user_catalog_with_invalid_utf8(capsys: pytest.CaptureFixture[str],
                                         isolated_env: Path) -> None:
     from outthink.catalog import user_catalog_path
