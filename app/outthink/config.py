@@ -66,7 +66,7 @@ def _configured_data_dir() -> str:
     if _data_dir_cache is None or _data_dir_cache[0] != key:
         try:
             value = str(tomllib.loads(path.read_text(encoding="utf-8")).get("data_dir", ""))
-        except (OSError, tomllib.TOMLDecodeError):
+        except (OSError, ValueError, RecursionError):  # TOMLDecodeError, UnicodeDecodeError
             value = ""  # load_settings reports a broken file; the default folder serves meanwhile
         _data_dir_cache = (key, value)
     return _data_dir_cache[1]
@@ -224,6 +224,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(
             f"Cannot read the settings file {path}: {exc.strerror or exc}.",
             hint="Check the file's permissions, or delete it to start from the defaults.",
+        ) from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise ConfigError(
+            f"The settings file {path} nests arrays or tables thousands of levels deep.",
+            hint="Delete it to start from the defaults; Outthink writes only plain values.",
         ) from None
     except UnicodeDecodeError as exc:
         raise ConfigError(

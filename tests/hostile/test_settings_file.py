@@ -120,3 +120,16 @@ def test_strict_loading_names_the_line_and_saving_keeps_the_broken_file() -> Non
     assert load_settings(strict=True).threads == 4
     (kept,) = path.parent.glob("settings.toml.broken-*")
     assert kept.read_bytes() == content
+
+
+def test_a_deeply_nested_settings_file_is_reported_not_a_traceback(capsys) -> None:
+    from outthink.cli import main
+    from outthink.config import settings_path
+
+    path = settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("x = " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    assert main(["doctor"]) == 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "RecursionError" not in err
+    assert "nests arrays or tables" in err and str(path) in err
