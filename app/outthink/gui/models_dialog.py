@@ -6,8 +6,11 @@ dialog is closed and shows its progress again when it is reopened. :class:`Model
 feeds the table; :class:`ModelsDialog` is layout. Downloads run :func:`outthink.hub.download`
 on the I/O pool; a cancel keeps the partial file, and downloading again resumes it. Network
 and Hub failures arrive as typed errors with the next step (retry later, use a mirror, add a
-token) and are shown in the dialog's banner. In offline mode nothing touches the network and
-the installed and imported models stay usable.
+token) and are shown in the dialog's banner. A Hub that cannot be reached at all fails within
+seconds and says what to do: check the connection, set a Hub mirror (the banner's "Open
+Settings…" button asks for the Settings dialog at that field, :attr:`ModelsDialog.
+settings_requested`), or import a file. In offline mode nothing touches the network and the
+installed and imported models stay usable.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from PySide6.QtWidgets import (
 )
 
 from outthink.config import Settings
-from outthink.errors import Cancelled, OutthinkError, describe
+from outthink.errors import Cancelled, HubUnreachableError, OutthinkError, describe
 from outthink.generation import CancelToken
 from outthink.gui import theme
 from outthink.gui.banner import MessageBanner
@@ -103,6 +106,27 @@ def progress_text(p: Any) -> str:
     rate = f" · {size_text(p.rate_bps)}/s" if p.rate_bps else ""
     eta = f" · {duration_text(p.eta_s)} left" if p.eta_s is not None else ""
     return f"{size_text(p.downloaded)}{total}{rate}{eta}"
+
+
+def unreachable_hint(exc: HubUnreachableError) -> str:
+    """What to do about a Hub that cannot be reached, in the app's own words."""
+    again = "then press Download again: it resumes where it stopped."
+    importing = "Or import a GGUF file you already have (Import GGUF…)."
+    if exc.mirror == "settings":
+        return (
+            "Check the internet connection and the Hub mirror's address in Settings (empty "
+            f"means huggingface.co), {again} {importing}"
+        )
+    if exc.mirror == "environment":
+        return (
+            "Check the internet connection and the HF_ENDPOINT environment variable Outthink "
+            "was started with, or set a Hub mirror in Settings (it takes precedence), "
+            f"{again} {importing}"
+        )
+    return (
+        f"Check the internet connection, {again} If the Hub is blocked here, set a Hub mirror "
+        f"in Settings. {importing}"
+    )
 
 
 @dataclass(slots=True)
@@ -195,6 +219,8 @@ class ModelsController(QObject):
     """Catalog listing, downloads, deletes and imports; lives as long as the app."""
 
     message = Signal(str, str, str)  # level, message, hint
+    #: The Hub could not be reached (message, hint): the dialog offers the Settings.
+    unreachable = Signal(str, str)
     changed = Signal()  # the list of models on disk changed
 
     def __init__(self, settings: Settings, parent: QObject | None = None) -> None:
@@ -280,6 +306,8 @@ class ModelsController(QObject):
     def _on_error(self, model_id: str, exc: object) -> None:
         if isinstance(exc, Cancelled):
             self.message.emit("info", exc.message, "Press Download again to resume.")
+        elif isinstance(exc, HubUnreachableError):
+            self.unreachable.emit(exc.message, unreachable_hint(exc))
         elif isinstance(exc, OutthinkError):
             self.message.emit("error", exc.message, exc.hint)
         else:
@@ -362,6 +390,9 @@ class ModelsController(QObject):
 
 
 class ModelsDialog(QDialog):
+    #: The user asked for the Settings dialog at the named field (``"hf_endpoint"``).
+    settings_requested = Signal(str)
+
     def __init__(self, controller: ModelsController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Models")
@@ -432,6 +463,7 @@ class ModelsDialog(QDialog):
         self.delete_button.clicked.connect(lambda: self._with_selected(controller.delete))
         self.import_button.clicked.connect(lambda: self.import_file())
         controller.message.connect(self._on_message)
+        controller.unreachable.connect(self._on_unreachable)
         controller.model.modelReset.connect(self._restore_selection)
         # Bound methods, not lambdas: the controller outlives the dialog, and PySide drops a
         # connection to a deleted receiver only when it knows the receiver.
@@ -488,6 +520,12 @@ class ModelsDialog(QDialog):
 
     def _on_message(self, level: str, message: str, hint: str) -> None:
         self.banner.show_message(level, message, hint)
+
+    def _on_unreachable(self, message: str, hint: str) -> None:
+        self.banner.show_message(
+            "error", message, hint,
+            action=("Open Settings…", lambda: self.settings_requested.emit("hf_endpoint")),
+        )
 
     def _update(self) -> None:
         c = self.controller

@@ -160,6 +160,16 @@ class SettingsDialog(QDialog):
         else:
             self.set_gpu_support(_GPU_OFFLOAD)
 
+    def focus_field(self, name: str) -> None:
+        """Start in the field of setting ``name`` (``"hf_endpoint"``...), its text selected:
+        the dialog opens where the user was sent to fix something."""
+        field = getattr(self, name, None)
+        if not isinstance(field, QWidget):
+            return
+        field.setFocus()
+        if isinstance(field, QLineEdit):
+            field.selectAll()
+
     def _on_probe(self, result: object) -> None:
         global _GPU_OFFLOAD
         if not isinstance(result, tuple):
