@@ -229,15 +229,24 @@ class TerminalProgress:
         if p.fraction is not None:
             parts.append(f"{100 * p.fraction:5.1f}%")
         if p.state == "done":
-            parts.append("done")
+            transferred = getattr(p, "transferred", 0)
+            elapsed = getattr(p, "elapsed_s", 0.0)
+            if transferred and elapsed > 0:
+                parts.append(f"done in {_clock(elapsed)} ({_size(p.average_bps)}/s on average)")
+            else:
+                parts.append("done")
         else:
             parts.append(f"{_size(p.rate_bps)}/s")
             if p.eta_s is not None:
-                minutes, seconds = divmod(int(p.eta_s + 0.5), 60)
-                hours, minutes = divmod(minutes, 60)
-                clock = f"{minutes}:{seconds:02d}"
-                parts.append(f"ETA {hours}:{clock.zfill(5)}" if hours else f"ETA {clock}")
+                parts.append(f"ETA {_clock(p.eta_s)}")
         return "  ".join(parts)
+
+
+def _clock(seconds: float) -> str:
+    """m:ss, or h:mm:ss from an hour on."""
+    minutes, secs = divmod(int(seconds + 0.5), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 @_with_notices

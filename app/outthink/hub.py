@@ -155,12 +155,23 @@ class DownloadProgress:
     resumed_from: int = 0
     attempt: int = 0
     message: str = ""
+    elapsed_s: float = 0.0  # since this download (the call) started
 
     @property
     def fraction(self) -> float | None:
         if not self.total:
             return None
         return min(1.0, self.downloaded / self.total)
+
+    @property
+    def transferred(self) -> int:
+        """Bytes that came over the network in this call (not those resumed from disk)."""
+        return max(0, self.downloaded - self.resumed_from)
+
+    @property
+    def average_bps(self) -> float:
+        """Mean speed of this call so far, waits and checks included; 0 when nothing came."""
+        return self.transferred / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,6 +297,7 @@ class _Reporter:
         self.resumed_from = 0
         self.downloaded = 0
         self.attempt = 0
+        self.started = time.monotonic()
 
     def restart_rate(self, downloaded: int) -> None:
         self.samples.clear()
@@ -331,6 +343,7 @@ class _Reporter:
                 resumed_from=self.resumed_from,
                 attempt=self.attempt,
                 message=message,
+                elapsed_s=now - self.started,
             )
         )
 
@@ -655,7 +668,7 @@ def download(
 
     if dest.exists() and _verified(dest, hub_file, settings):
         size = dest.stat().st_size
-        reporter.total = size
+        reporter.total = reporter.resumed_from = size  # nothing to transfer
         reporter.emit("done", size, force=True)
         return dest
     _refuse_offline(settings, f"download {hub_file.display}, which is not here yet")
@@ -725,7 +738,8 @@ def _download_locked(
             _check_runnable(dest, item, deleted=False)
             record_verified(dest, expected, settings, repo=item.repo, filename=item.filename,
                             revision=item.revision, commit=remote.commit)
-            reporter.emit("done", dest.stat().st_size, force=True)
+            reporter.resumed_from = dest.stat().st_size  # checked, not transferred
+            reporter.emit("done", reporter.resumed_from, force=True)
             return dest
         log.warning("%s does not match the Hub's file; downloading it again", dest)
 

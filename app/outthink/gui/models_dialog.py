@@ -111,9 +111,32 @@ def progress_text(p: Any) -> str:
     if p.state == "failed":
         return "failed"
     total = f" of {size_text(p.total)}" if p.total else ""
-    rate = f" · {size_text(p.rate_bps)}/s" if p.rate_bps else ""
+    rate = f" · {size_text(p.rate_bps)}/s" if p.rate_bps else " · measuring the speed…"
     eta = f" · {duration_text(p.eta_s)} left" if p.eta_s is not None else ""
     return f"{size_text(p.downloaded)}{total}{rate}{eta}"
+
+
+def status_progress_text(p: Any) -> str:
+    """A running download in the Status column: percent, speed and time left, short enough
+    for the column (the line under the table has the byte counts too)."""
+    if p.state != "downloading":
+        return "waiting to retry…" if p.state == "retrying" else progress_text(p)
+    parts = [f"{100 * p.fraction:.0f}%" if p.fraction is not None else size_text(p.downloaded)]
+    if p.rate_bps:
+        parts.append(f"{size_text(p.rate_bps)}/s")
+        if p.eta_s is not None:
+            parts.append(f"{duration_text(p.eta_s)} left")
+    else:
+        parts.append("measuring the speed…")
+    return " · ".join(parts)
+
+
+def finished_text(p: Any) -> str:
+    """How a finished download went: size, time and mean speed ("" when nothing came)."""
+    if p is None or not p.transferred or p.elapsed_s <= 0:
+        return ""
+    return (f"{size_text(p.transferred)} in {duration_text(p.elapsed_s)}, "
+            f"{size_text(p.average_bps)}/s on average")
 
 
 def unreachable_hint(exc: HubUnreachableError) -> str:
@@ -220,9 +243,12 @@ class ModelsTableModel(QAbstractTableModel):
             return "Memory a run needs (4096-token context, 8 candidates)."
         return None
 
-    def status_text(self, st: Any) -> str:
+    def status_text(self, st: Any, *, full: bool = False) -> str:
+        """The Status cell (``full``: with byte counts and the retry reason, its tooltip)."""
         p = self.progress.get(st.entry.id)
         if p is not None:
+            if not full:
+                return status_progress_text(p)
             pct = f"{100 * p.fraction:.0f}% · " if p.fraction is not None else ""
             return f"{pct}{progress_text(p)}"
         text = STATE_TEXT.get(st.state, st.state)
@@ -262,7 +288,7 @@ class ModelsTableModel(QAbstractTableModel):
                     self.is_recommended(entry) else ""
                 return fit.message + extra
             if col == self.STATUS:
-                return self.status_text(st)
+                return self.status_text(st, full=True)
             lines = [entry.name, purpose_text(entry)]
             if entry.description:
                 lines.append(entry.description)
@@ -409,7 +435,10 @@ class ModelsController(QObject):
         self.model.set_progress(model_id, progress)
 
     def _on_done(self, model_id: str, path: object) -> None:
-        self.message.emit("info", f"{model_id} is installed.", f"File: {path}")
+        active = self.active.get(model_id)
+        how = finished_text(active.progress if active is not None else None)
+        detail = f" ({how})" if how else ""
+        self.message.emit("info", f"{model_id} is installed{detail}.", f"File: {path}")
 
     def _on_error(self, model_id: str, exc: object) -> None:
         if isinstance(exc, Cancelled):
@@ -634,6 +663,7 @@ class ModelsDialog(QDialog):
         row = self.controller.model.row_of(model_id)
         if row >= 0:
             self.table.selectRow(row)
+            self.table.scrollTo(self.controller.model.index(row, 0))
 
     def _with_selected(self, action: Callable[[str], object]) -> None:
         model_id = self.selected_id()
