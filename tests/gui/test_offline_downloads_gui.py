@@ -83,3 +83,17 @@ def test_open_settings_lands_on_the_hub_mirror_field(controller: Any, qtbot: Any
     assert controller.models.settings.hf_endpoint == "https://hf-mirror.example"
     QApplication.processEvents()
     dialog.reject()
+
+
+def test_the_hint_follows_where_the_endpoint_comes_from() -> None:
+    from outthink.errors import HubUnreachableError
+    from outthink.gui.models_dialog import unreachable_hint
+
+    def hint(mirror: str) -> str:
+        return unreachable_hint(HubUnreachableError("m", hint="", endpoint="x", mirror=mirror))
+
+    assert "set a Hub mirror in Settings" in hint("") and "Import GGUF" in hint("")
+    assert "Hub mirror's address in Settings" in hint("settings")
+    assert "HF_ENDPOINT" in hint("environment") and "takes precedence" in hint("environment")
+    for source in ("", "settings", "environment"):
+        assert "settings.toml" not in hint(source) and "internet connection" in hint(source)
