@@ -402,6 +402,14 @@ def isolate(tmp_path: Path, monkeypatch: Any) -> Path:
     return tmp_path
 
 
+def closed_port_url() -> str:
+    """The URL of a port on this machine that nobody listens on (an unreachable Hub)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
 def user_catalog(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "config" / "models.toml"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,8 @@ Nothing here touches the network: downloads live in :mod:`outthink.hub`.
 Public API: :func:`load_catalog`, :class:`Catalog`, :class:`ModelEntry`,
 :func:`resolve_model`, :func:`list_models`, :func:`import_model`, :func:`remove_model`,
 :func:`verify_models`, :func:`estimate_memory`, :func:`fits_in_memory`,
-:func:`available_memory`, :func:`hub_file_path`, :func:`partial_paths`, :func:`sha256_file`.
+:func:`available_memory`, :func:`physical_memory`, :func:`machine_fit`, :func:`recommend`,
+:func:`hub_file_path`, :func:`partial_paths`, :func:`sha256_file`.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ import sys
 import threading
 import time
 import tomllib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
@@ -132,6 +133,8 @@ class ModelEntry:
     system_prompt: str | None = None
     description: str = ""
     kv_bytes_per_token: int = 0
+    #: Higher is recommended first among the models of its role that fit this machine.
+    rank: int = 0
     #: "shipped", "user" (user catalog) or "local" (imported with ``models import``).
     origin: str = "shipped"
     #: Imported entries: where the file is (absolute, or relative to the models folder).
@@ -173,6 +176,7 @@ class ModelEntry:
             "verifier_kind": self.verifier_kind,
             "verifier_options": dict(self.verifier_options),
             "description": self.description,
+            "rank": self.rank,
         }
 
 
@@ -351,6 +355,7 @@ _FIELDS: dict[str, type | tuple[type, ...]] = {
     "verifier_kind": str,
     "verifier_options": dict,
     "description": str,
+    "rank": int,
 }
 _REQUIRED = ("id", "name", "role", "file", "size_bytes", "license", "context_length")
 
@@ -477,6 +482,7 @@ def _parse_entry(table: Mapping[str, Any], *, source: str, index: int, origin: s
         system_prompt=table.get("system_prompt"),
         description=table.get("description", ""),
         kv_bytes_per_token=table.get("kv_bytes_per_token", 0),
+        rank=table.get("rank", 0),
         origin=origin,
     )
 
@@ -1507,6 +1513,28 @@ class MemoryFit:
     message: str
 
 
+def _windows_memory(field_name: str) -> int | None:  # pragma: no cover - Windows only
+    """One field of GlobalMemoryStatusEx (``ullTotalPhys``, ``ullAvailPhys``)."""
+    import ctypes
+
+    class _Status(ctypes.Structure):
+        _fields_ = [
+            ("dwLength", ctypes.c_ulong), ("dwMemoryLoad", ctypes.c_ulong),
+            ("ullTotalPhys", ctypes.c_ulonglong), ("ullAvailPhys", ctypes.c_ulonglong),
+            ("ullTotalPageFile", ctypes.c_ulonglong),
+            ("ullAvailPageFile", ctypes.c_ulonglong),
+            ("ullTotalVirtual", ctypes.c_ulonglong),
+            ("ullAvailVirtual", ctypes.c_ulonglong),
+            ("ullAvailExtendedVirtual", ctypes.c_ulonglong),
+        ]
+
+    status = _Status()
+    status.dwLength = ctypes.sizeof(_Status)
+    if ctypes.windll.kernel32.GlobalMemoryStatusEx(ctypes.byref(status)):  # type: ignore[attr-defined]
+        return int(getattr(status, field_name))
+    return None
+
+
 def available_memory() -> int | None:
     """Memory the OS can give us now, in bytes; None when it cannot be told."""
     try:
@@ -1515,29 +1543,28 @@ def available_memory() -> int | None:
                 if line.startswith("MemAvailable:"):
                     return int(line.split()[1]) * 1024
         if sys.platform == "win32":  # pragma: no cover - Windows only
-            import ctypes
-
-            class _Status(ctypes.Structure):
-                _fields_ = [
-                    ("dwLength", ctypes.c_ulong), ("dwMemoryLoad", ctypes.c_ulong),
-                    ("ullTotalPhys", ctypes.c_ulonglong), ("ullAvailPhys", ctypes.c_ulonglong),
-                    ("ullTotalPageFile", ctypes.c_ulonglong),
-                    ("ullAvailPageFile", ctypes.c_ulonglong),
-                    ("ullTotalVirtual", ctypes.c_ulonglong),
-                    ("ullAvailVirtual", ctypes.c_ulonglong),
-                    ("ullAvailExtendedVirtual", ctypes.c_ulonglong),
-                ]
-
-            status = _Status()
-            status.dwLength = ctypes.sizeof(_Status)
-            if ctypes.windll.kernel32.GlobalMemoryStatusEx(ctypes.byref(status)):  # type: ignore[attr-defined]
-                return int(status.ullAvailPhys)
-            return None
+            return _windows_memory("ullAvailPhys")
         # macOS and other Unixes: total physical memory; macOS reclaims file cache eagerly,
         # so most of it is usable for an mmapped model.
         pages = os.sysconf("SC_PHYS_PAGES")
         page_size = os.sysconf("SC_PAGE_SIZE")
         return int(pages * page_size * 0.75)
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def physical_memory() -> int | None:
+    """The RAM installed in this machine, in bytes; None when it cannot be told. Unlike
+    :func:`available_memory` it does not change with what else is running, so it answers
+    "does this model suit this computer" rather than "can it load now"."""
+    try:
+        if sys.platform.startswith("linux"):
+            for line in Path("/proc/meminfo").read_text().splitlines():
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+        if sys.platform == "win32":  # pragma: no cover - Windows only
+            return _windows_memory("ullTotalPhys")
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
     except (OSError, ValueError, AttributeError):
         return None
 
@@ -1635,6 +1662,79 @@ def check_memory(
     return fit
 
 
+def disk_free(folder: Path) -> int | None:
+    """Free bytes on the disk that holds ``folder``, or that will hold it: the nearest folder
+    above it that exists (the models folder is created by the first download). None when it
+    cannot be told."""
+    path = folder
+    while not path.exists() and path.parent != path:
+        path = path.parent
+    try:
+        return shutil.disk_usage(path).free
+    except OSError:
+        return None
+
+
+#: The run "fits this machine" is judged for: a 4096-token context shared by the default budget
+#: of eight sequences.
+FIT_CONTEXT = 4096
+FIT_SEQUENCES = 8
+#: Shares of the physical RAM a model may need: up to the first it runs beside the system and
+#: the usual programs; up to the second only with other programs closed.
+FIT_COMFORTABLE = 0.5
+FIT_TIGHT = 0.8
+
+FitLevel = Literal["fits", "tight", "too-big", "unknown"]
+
+
+@dataclass(frozen=True, slots=True)
+class MachineFit:
+    """Whether a model suits this computer's RAM (:func:`machine_fit`)."""
+
+    level: FitLevel
+    needed: int  # bytes, 0 when the estimate failed
+    ram: int | None  # this computer's RAM in bytes, None when unknown
+    message: str
+
+
+def machine_fit(
+    entry: ModelEntry, *, ram: int | None = None, settings: Settings | None = None
+) -> MachineFit:
+    """How a model's memory need (:func:`estimate_memory`, the same estimate that refuses a
+    run before loading) compares with the RAM of this computer (``ram``, measured if None).
+    """
+    ram = ram if ram is not None else physical_memory()
+    try:
+        comfortable = fits_in_memory(entry, FIT_CONTEXT, FIT_SEQUENCES, available=ram,
+                                     settings=settings, headroom=FIT_COMFORTABLE)
+    except (OutthinkError, OSError) as exc:  # a damaged file on disk: no estimate
+        return MachineFit("unknown", 0, ram, f"Its memory need is unknown: {exc}")
+    needed = comfortable.needed
+    if ram is None:
+        return MachineFit("unknown", needed, None, f"Needs about {_gib(needed)} of RAM; this "
+                          "computer's RAM could not be measured.")
+    of = f"Needs about {_gib(needed)} of the {_gib(ram)} of RAM in this computer"
+    if comfortable.fits:
+        return MachineFit("fits", needed, ram, f"{of}: fits.")
+    if needed <= ram * FIT_TIGHT:
+        return MachineFit("tight", needed, ram, f"{of}: runs with other programs closed.")
+    return MachineFit("too-big", needed, ram, f"{of}: too big, it would swap or fail to load.")
+
+
+def recommend(entries: Iterable[ModelEntry], fits: Mapping[str, MachineFit]) -> dict[str, str]:
+    """The model to recommend for each role (role -> id): of those that fit this computer
+    comfortably, the highest catalog ``rank``, then the most parameters."""
+    best: dict[str, ModelEntry] = {}
+    for entry in entries:
+        fit = fits.get(entry.id)
+        if fit is None or fit.level != "fits":
+            continue
+        current = best.get(entry.role)
+        if current is None or (entry.rank, entry.params) > (current.rank, current.params):
+            best[entry.role] = entry
+    return {role: entry.id for role, entry in best.items()}
+
+
 def _gib(n: int) -> str:
     if n >= 1 << 30:
         return f"{n / (1 << 30):.1f} GiB"
@@ -1643,6 +1743,7 @@ def _gib(n: int) -> str:
 
 __all__ = [
     "Catalog",
+    "MachineFit",
     "MemoryFit",
     "ModelEntry",
     "ModelStatus",
@@ -1651,6 +1752,7 @@ __all__ = [
     "VerifyResult",
     "available_memory",
     "check_memory",
+    "disk_free",
     "entry_path",
     "estimate_memory",
     "fits_in_memory",
@@ -1658,8 +1760,11 @@ __all__ = [
     "import_model",
     "list_models",
     "load_catalog",
+    "machine_fit",
     "model_status",
     "partial_paths",
+    "physical_memory",
+    "recommend",
     "remove_model",
     "repair_hint",
     "resolve_model",

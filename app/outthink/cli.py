@@ -327,6 +327,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     info["starter_model_installed"] = starter_installed()
     info.update(_models_on_disk(settings))
     info["offline"] = settings.is_offline()
+    from outthink.qtdeps import check_display
+
+    display = check_display()
+    info["qt_display"] = display.to_dict()
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
@@ -352,6 +356,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print(f"Other .gguf:     {', '.join(info['untracked_files'])} "
               "(not in the catalog; `outthink models import PATH` adds one)")
     print(f"Offline mode:    {'on' if info['offline'] else 'off'}")
+    print(f"Qt display:      {display.summary()}")
+    if display.missing:
+        print(f"                 (Fedora: sudo dnf install {' '.join(display.fedora_packages)})")
     return 0
 
 
@@ -472,9 +479,27 @@ def launch_gui() -> int:
             "  outthink --help"
         )
         return 0
+    if not display_ready():
+        return 1
     from outthink.gui.app import main as gui_main
 
     return int(gui_main())
+
+
+def display_ready() -> bool:
+    """Check, before Qt starts, that it can open a window here; say what to install when not.
+
+    Qt aborts the process when its display plugin cannot load, with a message that names no
+    package (see :mod:`outthink.qtdeps`).
+    """
+    from outthink.qtdeps import check_display
+
+    check = check_display()
+    if check.ok:
+        return True
+    log.error("The window cannot open: %s", check.summary())
+    print(check.message(), file=sys.stderr)
+    return False
 
 
 #: Exit status when standard output was closed early (``outthink ... | head -1``): 128 + SIGPIPE,

@@ -20,10 +20,14 @@ from typing import Any, TextIO, TypeVar
 from outthink.catalog import (
     ROLES,
     ModelStatus,
+    disk_free,
     fits_in_memory,
     import_model,
     list_models,
     load_catalog,
+    machine_fit,
+    physical_memory,
+    recommend,
     registry_notices,
     remove_model,
     repair_hint,
@@ -146,7 +150,10 @@ def cmd_list(args: argparse.Namespace, out: TextIO | None = None) -> int:
     for row in rows:
         cells = [row[i].ljust(widths[i]) for i in range(4)]
         out.write("  ".join([*cells, row[4]]).rstrip() + "\n")
-    out.write(f"\nModels folder: {settings.models_path()}\n")
+    free = disk_free(settings.models_path())
+    room = f" ({_size(free)} free)" if free is not None else ""
+    out.write(f"\nModels folder: {settings.models_path()}{room}\n")
+    out.write(_recommendation(statuses, settings))
     if any(s.state in ("missing", "partial") for s in statuses):
         out.write("Download one with `outthink models pull ID`; "
                   "use a file you have with `outthink models import PATH`.\n")
@@ -158,6 +165,18 @@ def cmd_list(args: argparse.Namespace, out: TextIO | None = None) -> int:
         for path in stray:
             out.write(f"  {path}\n")
     return 0
+
+
+def _recommendation(statuses: list[ModelStatus], settings: Settings) -> str:
+    """The line naming the best models of each role for this computer's RAM, if any fit."""
+    ram = physical_memory()
+    fits = {s.entry.id: machine_fit(s.entry, ram=ram, settings=settings) for s in statuses}
+    best = recommend((s.entry for s in statuses), fits)
+    if not best or ram is None:
+        return ""
+    uses = {"policy": "to solve", "verifier": "to check steps"}
+    named = [f"{best[role]} ({uses[role]})" for role in ROLES if role in best]
+    return f"Recommended for this computer ({_size(ram)} of RAM): {', '.join(named)}.\n"
 
 
 # --- pull ------------------------------------------------------------------------------------
@@ -210,15 +229,24 @@ class TerminalProgress:
         if p.fraction is not None:
             parts.append(f"{100 * p.fraction:5.1f}%")
         if p.state == "done":
-            parts.append("done")
+            transferred = getattr(p, "transferred", 0)
+            elapsed = getattr(p, "elapsed_s", 0.0)
+            if transferred and elapsed > 0:
+                parts.append(f"done in {_clock(elapsed)} ({_size(p.average_bps)}/s on average)")
+            else:
+                parts.append("done")
         else:
             parts.append(f"{_size(p.rate_bps)}/s")
             if p.eta_s is not None:
-                minutes, seconds = divmod(int(p.eta_s + 0.5), 60)
-                hours, minutes = divmod(minutes, 60)
-                clock = f"{minutes}:{seconds:02d}"
-                parts.append(f"ETA {hours}:{clock.zfill(5)}" if hours else f"ETA {clock}")
+                parts.append(f"ETA {_clock(p.eta_s)}")
         return "  ".join(parts)
+
+
+def _clock(seconds: float) -> str:
+    """m:ss, or h:mm:ss from an hour on."""
+    minutes, secs = divmod(int(seconds + 0.5), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 @_with_notices

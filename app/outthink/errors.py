@@ -62,6 +62,19 @@ class DownloadError(OutthinkError):
     pass
 
 
+class HubUnreachableError(DownloadError):
+    """No connection to the Hub could be opened at all (no network, a name that does not
+    resolve, a refused or timed-out connection), as opposed to a Hub that answered with an
+    error. ``endpoint`` is the URL tried; ``mirror`` says where a mirror was set: ``""`` for
+    huggingface.co itself, ``"settings"`` (``hf_endpoint``) or ``"environment"``
+    (HF_ENDPOINT). The GUI words its own hint from these."""
+
+    def __init__(self, message: str, *, hint: str, endpoint: str, mirror: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.endpoint = endpoint
+        self.mirror = mirror
+
+
 class StorageError(OutthinkError):
     """A file Outthink keeps (settings, the model registry) could not be written: disk full,
     permissions. The previous version of the file is left as it was."""

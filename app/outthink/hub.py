@@ -32,7 +32,13 @@ How it behaves:
   A later call resumes with ``Range: bytes=N-`` when the state matches the remote file.
 * Network errors, timeouts, HTTP 408/429/5xx and stalls (no byte for ``stall_s``) are retried
   with exponential backoff (``Retry-After`` honoured); the retry budget resets whenever bytes
-  arrive. 401/403/404 fail at once with what to do next (token, files the repo does have).
+  arrive. A Hub that cannot be reached at all (no connection could be opened, and no byte
+  arrived yet in this call: offline, a name that does not resolve, a blocked host) gets one
+  short retry and then a :class:`~outthink.errors.HubUnreachableError` that says what to do
+  (check the connection, set a mirror, import a file), within seconds rather than after
+  minutes of backoff. Once bytes have arrived, a failure to reconnect is a dropped
+  connection and gets the full backoff. 401/403/404 fail at once with what to do next
+  (token, files the repo does have).
 * The file is accepted only when its SHA-256 matches the catalog's or, failing that, the
   Hub's LFS hash (both must agree when both exist), and when it is a model the bundled
   llama.cpp can run (:func:`~outthink.gguf_file.check_model_file`: GGUF header, known
@@ -74,7 +80,14 @@ from outthink.catalog import (
     sha256_file,
 )
 from outthink.config import Settings, fsync_dir, load_settings, settings_path
-from outthink.errors import Cancelled, CatalogError, DownloadError, ModelFileError, OutthinkError
+from outthink.errors import (
+    Cancelled,
+    CatalogError,
+    DownloadError,
+    HubUnreachableError,
+    ModelFileError,
+    OutthinkError,
+)
 from outthink.generation import CancelToken
 
 log = logging.getLogger(__name__)
@@ -142,6 +155,7 @@ class DownloadProgress:
     resumed_from: int = 0
     attempt: int = 0
     message: str = ""
+    elapsed_s: float = 0.0  # since this download (the call) started
 
     @property
     def fraction(self) -> float | None:
@@ -149,12 +163,26 @@ class DownloadProgress:
             return None
         return min(1.0, self.downloaded / self.total)
 
+    @property
+    def transferred(self) -> int:
+        """Bytes that came over the network in this call (not those resumed from disk)."""
+        return max(0, self.downloaded - self.resumed_from)
+
+    @property
+    def average_bps(self) -> float:
+        """Mean speed of this call so far, waits and checks included; 0 when nothing came."""
+        return self.transferred / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
 
 @dataclass(frozen=True, slots=True)
 class DownloadOptions:
     retries: int = 8  # failed attempts in a row before giving up
     backoff_s: float = 1.0  # first wait; doubles each time
     backoff_max_s: float = 60.0
+    # A Hub that cannot be connected to before any byte arrived (offline, blocked): this many
+    # retries, this far apart, then the error that says what to do.
+    connect_retries: int = 1
+    connect_backoff_s: float = 1.0
     stall_s: float = 30.0  # no byte for this long = stalled connection, retried
     timeout_s: float = 20.0  # connect and metadata requests
     queue_chunks: int = 32  # network reads buffered ahead of the disk (each up to 64 KiB)
@@ -233,6 +261,16 @@ def hub_auth(settings: Settings) -> HubAuth:
     return HubAuth(dict(headers), token)
 
 
+def mirror_source(settings: Settings) -> str:
+    """Where :func:`endpoint`'s URL comes from: ``"settings"`` (``hf_endpoint``),
+    ``"environment"`` (HF_ENDPOINT), or ``""`` for huggingface.co itself."""
+    if settings.hf_endpoint.strip():
+        return "settings"
+    if os.environ.get("HF_ENDPOINT", "").strip():
+        return "environment"
+    return ""
+
+
 def _httpx() -> Any:
     import httpx2
 
@@ -259,6 +297,7 @@ class _Reporter:
         self.resumed_from = 0
         self.downloaded = 0
         self.attempt = 0
+        self.started = time.monotonic()
 
     def restart_rate(self, downloaded: int) -> None:
         self.samples.clear()
@@ -304,6 +343,7 @@ class _Reporter:
                 resumed_from=self.resumed_from,
                 attempt=self.attempt,
                 message=message,
+                elapsed_s=now - self.started,
             )
         )
 
@@ -345,6 +385,88 @@ def _status_of(exc: BaseException) -> int | None:
     response = getattr(exc, "response", None)
     status = getattr(response, "status_code", None)
     return status if isinstance(status, int) else None
+
+
+def _cannot_connect(exc: BaseException) -> bool:
+    """No connection could be opened at all (as opposed to one that broke or timed out on
+    a read): the host is unreachable from here, its name does not resolve, or nothing
+    listens there. The library's own errors carry the network's as their cause."""
+    httpx2 = _httpx()
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, (httpx2.ConnectError, httpx2.ConnectTimeout)):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+def _connect_reason(exc: BaseException) -> str:
+    """A few plain words on why no connection could be opened."""
+    import socket
+
+    httpx2 = _httpx()
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, httpx2.ConnectTimeout):
+            return "no answer to the connection request"
+        if isinstance(cause, socket.gaierror):
+            return "its name could not be looked up"
+        if isinstance(cause, ConnectionRefusedError):
+            return "the connection was refused"
+        if isinstance(cause, OSError) and cause.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+            return "the network is unreachable"
+        cause = cause.__cause__ or cause.__context__
+    text = str(exc).lower()
+    if "name resolution" in text or "name or service" in text or "nodename" in text:
+        return "its name could not be looked up"
+    if "refused" in text:
+        return "the connection was refused"
+    if "unreachable" in text:
+        return "the network is unreachable"
+    return "no connection could be opened"
+
+
+def _unreachable(exc: BaseException, item: HubFile, settings: Settings, base: str
+                 ) -> HubUnreachableError:
+    """The error for a Hub that could not be connected to, with what to do next."""
+    source = mirror_source(settings)
+    reason = _connect_reason(exc)
+    resume = "then run it again; a download resumes where it stopped."
+    importing = (
+        "Or use a GGUF file you already have: `outthink models import PATH`."
+        if item.repo_type == "model" else "Or give a local JSON-lines file with --problems."
+    )
+    if source == "settings":
+        where = f"the Hub mirror {base}"
+        hint = (
+            f"Check the internet connection and the mirror's address (`hf_endpoint` in "
+            f"{settings_path()}; in the app, Settings → Hub mirror; empty means "
+            f"huggingface.co), {resume} {importing}"
+        )
+    elif source == "environment":
+        where = f"the Hub mirror {base} (set by the HF_ENDPOINT environment variable)"
+        hint = (
+            f"Check the internet connection and HF_ENDPOINT (unset it to use huggingface.co), "
+            f"{resume} {importing}"
+        )
+    else:
+        where = f"the Hugging Face Hub ({base})"
+        hint = (
+            f"Check the internet connection (or the proxy settings), {resume} If the Hub is "
+            f"blocked here, use a mirror: `hf_endpoint = \"https://...\"` in {settings_path()} "
+            f"or the HF_ENDPOINT environment variable (in the app, Settings → Hub mirror). "
+            f"{importing}"
+        )
+    return HubUnreachableError(
+        f"Cannot reach {where} to download {item.display}: {reason}.",
+        hint=hint,
+        endpoint=base,
+        mirror=source,
+    )
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -451,6 +573,8 @@ def map_error(
             f"The Hub refused the download of {name} (HTTP {status}).",
             hint=_MIRROR_HINT,
         )
+    if _cannot_connect(exc):
+        return _unreachable(exc, item, settings, base)
     detail = auth.redact(f"{type(exc).__name__}: {exc}")
     return DownloadError(
         f"Network error while downloading {name} from {base} ({detail}).",
@@ -544,7 +668,7 @@ def download(
 
     if dest.exists() and _verified(dest, hub_file, settings):
         size = dest.stat().st_size
-        reporter.total = size
+        reporter.total = reporter.resumed_from = size  # nothing to transfer
         reporter.emit("done", size, force=True)
         return dest
     _refuse_offline(settings, f"download {hub_file.display}, which is not here yet")
@@ -614,7 +738,8 @@ def _download_locked(
             _check_runnable(dest, item, deleted=False)
             record_verified(dest, expected, settings, repo=item.repo, filename=item.filename,
                             revision=item.revision, commit=remote.commit)
-            reporter.emit("done", dest.stat().st_size, force=True)
+            reporter.resumed_from = dest.stat().st_size  # checked, not transferred
+            reporter.emit("done", reporter.resumed_from, force=True)
             return dest
         log.warning("%s does not match the Hub's file; downloading it again", dest)
 
@@ -837,9 +962,10 @@ def _with_retries(
 
     Each retry is reported and waits its backoff (cancellable); after ``opts.retries``
     failures in a row, or at once for any other failure, :func:`map_error` says what went
-    wrong. Our own errors (cancel, disk, typed errors) pass through. With the ``cursor`` of
-    a transfer the count starts over whenever bytes arrived, and progress is reported at
-    its offset.
+    wrong. A failure to connect before any byte arrived gets ``opts.connect_retries``
+    short retries instead: a Hub that cannot be reached is said so in seconds. Our own
+    errors (cancel, disk, typed errors) pass through. With the ``cursor`` of a transfer the
+    count starts over whenever bytes arrived, and progress is reported at its offset.
     """
     failures = 0
     while True:
@@ -852,11 +978,13 @@ def _with_retries(
             if cursor is not None and cursor.offset > before:
                 failures = 0  # bytes arrived: the connection works, the budget starts over
             failures += 1
-            if not _is_transient(exc) or failures > opts.retries:
+            unreachable = _cannot_connect(exc) and (cursor is None or not cursor.received)
+            limit = opts.connect_retries if unreachable else opts.retries
+            if not _is_transient(exc) or failures > limit:
                 raise map_error(exc, item, settings, auth, base) from None
-            delay = _backoff(failures, exc, opts)
+            delay = opts.connect_backoff_s if unreachable else _backoff(failures, exc, opts)
             reporter.attempt = failures
-            message = _retry_message(exc, auth, delay, failures, opts.retries)
+            message = _retry_message(exc, auth, delay, failures, limit)
             at = cursor.offset if cursor is not None else None
             if at is None:
                 log.warning("Metadata request for %s failed (%s)", item.display, message)
@@ -901,6 +1029,7 @@ class _Cursor:
         self.fh = fh
         self.hasher = hasher
         self.offset = offset
+        self.received = False  # whether any byte arrived in this call
 
     def restart(self) -> None:
         self.fh.seek(0)
@@ -915,6 +1044,7 @@ class _Cursor:
             raise _DiskError(exc) from exc
         self.hasher.update(data)
         self.offset += len(data)
+        self.received = True
 
 
 def _transfer(
@@ -1136,4 +1266,5 @@ __all__ = [
     "download",
     "endpoint",
     "list_repo_files",
+    "mirror_source",
 ]

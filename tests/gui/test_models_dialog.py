@@ -54,9 +54,10 @@ def test_catalog_table_lists_roles_sizes_and_state(dialog: ModelsDialog, hub: Fa
     assert "gemma-3-270m" in ids and "tiny-test" in ids
     row = model.row_of("tiny-test")
     cells = [model.index(row, col).data() for col in range(model.columnCount())]
-    assert cells[1] == "policy" and cells[2] == "1.0 MiB" and cells[4] == "not downloaded"
+    assert cells[1] == "Solves problems" and cells[2] == "1.0 MiB"
+    assert cells[model.STATUS] == "not downloaded"
     starter = model.row_of("gemma-3-270m")
-    assert model.index(starter, 3).data() != "–"  # RAM needed is shown
+    assert model.index(starter, model.RAM).data() != "–"  # RAM needed is shown
 
 
 def test_download_shows_progress_and_installs(dialog: ModelsDialog, hub: FakeHub,

@@ -36,7 +36,7 @@ def test_gpu_field_is_disabled_with_a_reason(qtbot: Any) -> None:
     qtbot.addWidget(dlg)
     dlg.set_gpu_support(False)
     assert not dlg.gpu_layers.isEnabled()
-    assert "CPU only" in dlg.gpu_note.text() and "GPU build" in dlg.gpu_note.text()
+    assert "(CPU) only" in dlg.gpu_note.text() and "GPU builds" in dlg.gpu_note.text()
     dlg.set_gpu_support(True)
     assert dlg.gpu_layers.isEnabled()
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QFileDialog, QWidget
 
 from outthink.config import Settings, load_settings, save_settings
 from outthink.errors import ConfigError, OutthinkError, describe
@@ -416,18 +416,26 @@ class AppController(QObject):
         self.models.settings = self.settings
         dialog = ModelsDialog(self.models, self.window)
         dialog.finished.connect(lambda _r: dialog.deleteLater())
+        # "Open Settings…" in its banner: the Settings dialog above it, at the named field.
+        dialog.settings_requested.connect(
+            lambda field: self.open_settings(focus=field, parent=dialog)
+        )
         dialog.open()
         self.models_dialog = dialog
 
-    def open_settings(self) -> None:
+    def open_settings(self, focus: str = "", parent: QWidget | None = None) -> None:
+        """The Settings dialog; ``focus`` names the field to start in (``"hf_endpoint"``)."""
         from outthink.gui.settings_dialog import SettingsDialog
 
-        dialog = SettingsDialog(self.settings, self.window)
+        dialog = SettingsDialog(self.settings, parent or self.window)
+        if focus:
+            dialog.focus_field(focus)
 
         def accepted() -> None:
             self.settings = dialog.result_settings()
             self._settings_broken = False
             self.models.settings = self.settings
+            self.models.refresh()  # an open Models window shows the new folder, offline mode
             try:
                 save_settings(self.settings)
             except OutthinkError as exc:

@@ -1,9 +1,13 @@
 """Settings: threads, GPU layers, context size, models folder, Hub token and mirror, offline.
 
-The values are one :class:`~outthink.config.Settings` object; the caller saves it with
+Three sections: Speed (threads, GPU, context), Folders, and Downloads (the Hub's token and
+mirror, offline mode); :meth:`SettingsDialog.focus_field` opens it at one field. The values
+are one :class:`~outthink.config.Settings` object; the caller saves it with
 :func:`~outthink.config.save_settings` (TOML in the platformdirs config folder). Whether this
-llama.cpp build can offload to a GPU is asked on a worker thread (the first question loads the
-native library), and the GPU field says why it is disabled when it cannot.
+copy of Outthink can use a GPU is asked on a worker thread (the first question loads the
+native library), and the note under the GPU field says, in plain words, what GPU offload does
+and why the field is disabled when it cannot be used. The dialog's size comes from the font,
+and it grows when a note gets longer, so no explanation is cut off.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
+    QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -37,6 +42,19 @@ log = logging.getLogger(__name__)
 _GPU_OFFLOAD: bool | None = None
 
 
+#: The note under "GPU layers", by what this copy of Outthink can do.
+GPU_NOTES = {
+    True: "A graphics card (GPU) can run part of the model, which makes runs several times "
+    "faster. Each layer placed there uses graphics memory: 999 puts the whole model on the "
+    "GPU, 0 keeps it on the processor. If a model fails to load, lower the number.",
+    False: "This copy of Outthink runs models on the processor (CPU) only, so there is "
+    "nothing to set here. A graphics card (GPU) can make runs several times faster; the "
+    "README's \"GPU builds\" section explains how to get an Outthink that uses one.",
+    None: "Outthink could not check for GPU support because its model runtime (llama.cpp) "
+    "failed to load. Run `outthink doctor` in a terminal to see why.",
+}
+
+
 def _probe_gpu() -> tuple[bool, int]:
     from outthink import engine
 
@@ -49,7 +67,9 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Outthink settings")
         self.settings = settings
         layout = QVBoxLayout(self)
-        form = QFormLayout()
+        speed_box = QGroupBox("Speed")
+        form = QFormLayout(speed_box)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
 
         self.threads = QSpinBox()
         self.threads.setRange(*option("threads").bounds)
@@ -65,13 +85,14 @@ class SettingsDialog(QDialog):
         self.gpu_layers.setRange(*option("gpu_layers").bounds)
         self.gpu_layers.setValue(settings.gpu_layers)
         self.gpu_layers.setToolTip(
-            "Layers of the model to run on the GPU (0 = CPU only; 999 = all)."
+            "How much of the model runs on the graphics card: 0 = none (the processor does "
+            "all the work), 999 = all of it."
         )
-        self.gpu_note = QLabel("Checking whether this build can use a GPU…")
+        self.gpu_note = QLabel("Checking whether Outthink can use a graphics card here…")
         self.gpu_note.setWordWrap(True)
         self.gpu_note.setEnabled(False)
         form.addRow("GPU layers", self.gpu_layers)
-        form.addRow("", self.gpu_note)
+        form.addRow(self.gpu_note)  # the whole width: a few lines, never cut off
 
         self.context_size = QSpinBox()
         self.context_size.setRange(0, 1_048_576)
@@ -83,7 +104,10 @@ class SettingsDialog(QDialog):
             "max tokens of each run, which uses the least memory."
         )
         form.addRow("Context size", self.context_size)
+        layout.addWidget(speed_box)
 
+        folders_box = QGroupBox("Folders")
+        form = QFormLayout(folders_box)
         data_row = QHBoxLayout()
         self.data_dir = QLineEdit(settings.data_dir)
         self.data_dir.setPlaceholderText(str(data_dir()))
@@ -110,7 +134,11 @@ class SettingsDialog(QDialog):
         folder_row.addWidget(self.models_dir, 1)
         folder_row.addWidget(browse)
         form.addRow("Models folder", folder_row)
+        layout.addWidget(folders_box)
 
+        #: The section a download error sends the user to (Models window, "Open Settings…").
+        self.hub_box = QGroupBox("Downloads from the Hugging Face Hub")
+        form = QFormLayout(self.hub_box)
         self.hf_token = QLineEdit(settings.hf_token)
         self.hf_token.setEchoMode(QLineEdit.EchoMode.Password)
         self.hf_token.setPlaceholderText("hf_… (only for gated or private models)")
@@ -134,7 +162,7 @@ class SettingsDialog(QDialog):
             "Offline mode: no request is made at all; installed and imported models keep working."
         )
         form.addRow("Offline mode", self.offline)
-        layout.addLayout(form)
+        layout.addWidget(self.hub_box)
 
         self.error = QLabel("")
         self.error.setWordWrap(True)
@@ -152,6 +180,9 @@ class SettingsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
 
+        self.setMinimumWidth(theme.em(self, 30))
+        self.resize(theme.em(self, 40), self.sizeHint().height())
+
         if _GPU_OFFLOAD is None:
             worker = FunctionWorker(_probe_gpu)
             worker.signals.returned.connect(self._on_probe)
@@ -160,6 +191,16 @@ class SettingsDialog(QDialog):
             self.gpu_layers.setEnabled(False)
         else:
             self.set_gpu_support(_GPU_OFFLOAD)
+
+    def focus_field(self, name: str) -> None:
+        """Start in the field of setting ``name`` (``"hf_endpoint"``...), its text selected:
+        the dialog opens where the user was sent to fix something."""
+        field = getattr(self, name, None)
+        if not isinstance(field, QWidget):
+            return
+        field.setFocus()
+        if isinstance(field, QLineEdit):
+            field.selectAll()
 
     def _on_probe(self, result: object) -> None:
         global _GPU_OFFLOAD
@@ -173,21 +214,28 @@ class SettingsDialog(QDialog):
     def _on_probe_error(self, exc: object) -> None:
         log.warning("Could not ask llama.cpp about GPU support: %s", exc)
         self.gpu_layers.setEnabled(False)
-        self.gpu_note.setText(
-            "llama.cpp could not be loaded, so GPU support is unknown; `outthink doctor` "
-            "shows what is wrong."
-        )
+        self._set_note(GPU_NOTES[None])
 
     def set_gpu_support(self, supported: bool) -> None:
         self.gpu_layers.setEnabled(supported)
-        if supported:
-            self.gpu_note.setText("This llama.cpp build can offload layers to the GPU.")
-        else:
-            self.gpu_note.setText(
-                "This llama.cpp build runs on the CPU only, so there is nothing to offload. "
-                "Install a GPU build of llama-cpp-python (CUDA, Metal or Vulkan; see the "
-                "README) to use a GPU."
-            )
+        self._set_note(GPU_NOTES[supported])
+
+    def _set_note(self, text: str) -> None:
+        """Show a new GPU note and make the dialog tall enough for it at its width."""
+        self.gpu_note.setText(text)
+        layout = self.layout()
+        if layout is None:
+            return
+        # The heights cached for the old text: the section's own layout and its item in the
+        # dialog's layout drop theirs only when the section's geometry is marked as changed.
+        section = self.gpu_note.parentWidget()
+        if section is not None:
+            section.updateGeometry()
+        layout.activate()
+        needed = layout.totalHeightForWidth(self.width()) if layout.hasHeightForWidth() \
+            else layout.totalSizeHint().height()
+        if needed > self.height():
+            self.resize(self.width(), needed)
 
     def accept(self) -> None:
         endpoint = self.hf_endpoint.text().strip()
