@@ -82,6 +82,8 @@ class AppController(QObject):
         # One engine thread serves both tabs: no Solve run while a benchmark runs.
         w.benchmark.controller.busy_changed.connect(lambda _busy: self._sync_busy())
         r.status.connect(lambda text: w.statusBar().showMessage(text))
+        for view in (w.candidates, w.answer):
+            view.copied.connect(lambda text: w.statusBar().showMessage(text, 4000))
         r.updated.connect(self._on_updated)
         r.failed.connect(self.report_error)
         r.run_ended.connect(self._on_run_ended)

@@ -12,20 +12,24 @@ from.
 
 Many candidates (N = 32 or more) stay usable: the row scrolls, ``compact`` shrinks every card
 to a strip of step scores (text in tooltips), and ``sort_by_score`` orders the cards.
+
+A right-click on a card copies its whole solution or its answer.
 """
 
 from __future__ import annotations
 
 import html
 import math
+from typing import Any
 
-from PySide6.QtCore import QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QMouseEvent, QPainter, QPaintEvent, QPalette, QPen
+from PySide6.QtCore import QPoint, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QContextMenuEvent, QMouseEvent, QPainter, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
     QFrame,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QScrollArea,
     QSizePolicy,
     QVBoxLayout,
@@ -33,6 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from outthink.gui import theme
+from outthink.gui.clipboard import copy_text, defer_context_menus, popup, selected_text
 from outthink.gui.mathtext import html_with_answers, latex_to_html
 from outthink.gui.runstate import CandidateInfo, Changes, NodeInfo, RunState
 
@@ -101,6 +106,7 @@ class StepWidget(QWidget):
         self.badge.setFont(f)
         layout.addWidget(self.text, 1)
         layout.addWidget(self.badge, 0, Qt.AlignmentFlag.AlignTop)
+        defer_context_menus(self)  # right-click: the card's menu
         self.inherited = node.candidate != owner
         self.text.setText(node.text.strip() or "(empty step)")
         self.set_compact(compact)
@@ -159,6 +165,8 @@ class CandidateCard(QFrame):
     """One candidate's column."""
 
     toggled = Signal(int)
+    #: Right-click: candidate id, global position, text selected under the pointer.
+    menu_requested = Signal(int, QPoint, str)
 
     def __init__(self, cid: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -214,13 +222,21 @@ class CandidateCard(QFrame):
         self.footer.setTextFormat(Qt.TextFormat.RichText)
         self.footer.setWordWrap(True)
         outer.addWidget(self.footer)
+        defer_context_menus(self)
         self._apply_width()
 
     # ------------------------------------------------------------------ interaction
 
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        under = self.childAt(event.pos())
+        self.menu_requested.emit(self.cid, event.globalPos(), selected_text(under))
+        event.accept()
+
     def mousePressEvent(self, event: QMouseEvent) -> None:
-        # A click on the header (or anywhere on a collapsed strip) expands or collapses.
-        if self.collapsed or self.header.geometry().contains(event.position().toPoint()):
+        # A click on the header (or anywhere on a collapsed strip) expands or collapses; the
+        # right button opens the card's menu instead.
+        on_header = self.header.geometry().contains(event.position().toPoint())
+        if event.button() == Qt.MouseButton.LeftButton and (self.collapsed or on_header):
             self.toggled.emit(self.cid)
             event.accept()
             return
@@ -381,6 +397,9 @@ class CandidateCard(QFrame):
 class CandidatesView(QWidget):
     """The row of cards, with compact and sort toggles."""
 
+    #: Something was copied to the clipboard: a line for the status bar.
+    copied = Signal(str)
+
     def __init__(self, state: RunState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
@@ -484,6 +503,7 @@ class CandidatesView(QWidget):
             card = CandidateCard(cid)
             card.set_compact(self.compact_box.isChecked())
             card.toggled.connect(self._toggle)
+            card.menu_requested.connect(self.show_card_menu)
             self.cards[cid] = card
             self.row.insertWidget(self.row.count() - 1, card)
             self._order.append(cid)
@@ -492,6 +512,38 @@ class CandidatesView(QWidget):
         if len(missing) > len(now) and not self._more_pending:
             self._more_pending = True
             QTimer.singleShot(0, self._create_more)
+
+    # ------------------------------------------------------------------ copying
+
+    def card_menu_entries(self, cid: int, selected: str = "") -> list[tuple[str, Any]]:
+        """The card's context menu: (label, action), the action None when there is nothing
+        to copy."""
+        cand = self.state.candidates.get(cid)
+        entries: list[tuple[str, Any]] = []
+        if selected:
+            entries.append(("Copy selected text", lambda: self._copy(selected, "Selected text")))
+        solution = self.state.solution_text(cid)
+        entries.append(("Copy solution", (lambda: self.copy_solution(cid)) if solution else None))
+        answer = cand.answer if cand is not None else None
+        entries.append(("Copy answer", (lambda: self.copy_answer(cid)) if answer else None))
+        return entries
+
+    def show_card_menu(self, cid: int, at: QPoint, selected: str = "") -> QMenu:
+        self.menu = popup(self, self.card_menu_entries(cid, selected), at)
+        return self.menu
+
+    def copy_solution(self, cid: int) -> bool:
+        return self._copy(self.state.solution_text(cid), f"Solution of candidate #{cid}")
+
+    def copy_answer(self, cid: int) -> bool:
+        cand = self.state.candidates.get(cid)
+        return self._copy(cand.answer or "" if cand else "", f"Answer of candidate #{cid}")
+
+    def _copy(self, text: str, what: str) -> bool:
+        if not copy_text(text):
+            return False
+        self.copied.emit(f"{what} copied to the clipboard.")
+        return True
 
     def _create_more(self) -> None:
         self._more_pending = False

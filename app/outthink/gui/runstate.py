@@ -126,6 +126,14 @@ class RunState(RunModel):
 
     # ------------------------------------------------------------------ queries
 
+    def solution_text(self, cid: int) -> str:
+        """The candidate's whole solution as written: every step from the first (a beam's
+        inherited prefix included), then the text of a step still being written."""
+        cand = self.candidates.get(cid)
+        if cand is None:
+            return ""
+        return ("".join(n.text for n in self.path(cid)) + cand.live_text).strip()
+
     def selected_path(self) -> set[int]:
         """Nodes on the chosen candidate's path (highlighted in the tree)."""
         if self.selection is None or self.selection.candidate is None:
