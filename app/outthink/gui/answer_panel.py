@@ -178,6 +178,11 @@ class AnswerPanel(QFrame):
         left.addWidget(self.reason)
         self.stats = QLabel("")
         self.stats.setTextFormat(Qt.TextFormat.RichText)
+        self.stats.setToolTip(
+            "The run's policy tokens, time and speed. First token: from the start of the run "
+            "(the model loaded) to the first text of any candidate, measured by the window as "
+            "the text arrives (close, not exact; not known for a saved run opened again)."
+        )
         left.addWidget(self.stats)
         left.addStretch(1)
         layout.addLayout(left, 2)
@@ -286,4 +291,6 @@ class AnswerPanel(QFrame):
         rate = f" · {tokens / secs:.1f} tokens/s" if secs > 0 and tokens else ""
         verifier = int(st.usage.get("verifier_tokens", 0) or 0)
         extra = f" (+{verifier:,} verifier)" if verifier else ""
-        self.stats.setText(f"{tokens:,} tokens{extra} · {secs:.1f} s{rate}")
+        ttft = st.first_token_seconds()
+        first = f" · first token {ttft:.2f} s" if ttft is not None else ""
+        self.stats.setText(f"{tokens:,} tokens{extra} · {secs:.1f} s{rate}{first}")

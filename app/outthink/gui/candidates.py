@@ -13,7 +13,8 @@ from.
 Many candidates (N = 32 or more) stay usable: the row scrolls, ``compact`` shrinks every card
 to a strip of step scores (text in tooltips), and ``sort_by_score`` orders the cards.
 
-A right-click on a card copies its whole solution or its answer.
+A right-click on a card copies its whole solution or its answer. Under the footer, a live run's
+card shows the candidate's time to first token and its tokens per second.
 """
 
 from __future__ import annotations
@@ -59,6 +60,25 @@ _REASONS = {
     "steps": "hit the step limit",
     "cancelled": "stopped",
 }
+
+
+TIMING_TIP = (
+    "Time to first token: from the start of the run (the model loaded) to this candidate's "
+    "first text. Tokens/s: the tokens it wrote after that one, over the time it was writing. "
+    "Both are measured by the window as the text arrives (shown every 50 ms), so they are "
+    "close, not exact. All candidates are decoded together, so the run's speed is about the "
+    "sum of theirs. A saved run that is opened again has no timing."
+)
+
+
+def timing_text(ttft: float | None, rate: float | None) -> str:
+    """'first token 0.42 s · 18.3 tokens/s' (what is known of it; '' when nothing is)."""
+    parts = []
+    if ttft is not None:
+        parts.append(f"first token {ttft:.2f} s")
+    if rate is not None:
+        parts.append(f"{rate:.1f} tokens/s")
+    return " · ".join(parts)
 
 
 def _show(widget: QWidget, visible: bool) -> None:
@@ -222,6 +242,16 @@ class CandidateCard(QFrame):
         self.footer.setTextFormat(Qt.TextFormat.RichText)
         self.footer.setWordWrap(True)
         outer.addWidget(self.footer)
+        self.timing = QLabel()
+        self.timing.setTextFormat(Qt.TextFormat.PlainText)
+        self.timing.setWordWrap(True)
+        self.timing.setEnabled(False)  # greyed: secondary information
+        small = self.timing.font()
+        small.setPointSizeF(small.pointSizeF() * 0.85)
+        self.timing.setFont(small)
+        self.timing.setToolTip(TIMING_TIP)
+        self.timing.hide()
+        outer.addWidget(self.timing)
         defer_context_menus(self)
         self._apply_width()
 
@@ -248,6 +278,7 @@ class CandidateCard(QFrame):
         self.collapsed = collapsed
         _show(self.scroll_area, not collapsed)
         _show(self.footer, not collapsed)
+        _show(self.timing, not collapsed and bool(self.timing.text()) and not self.compact)
         # Keep the header at the top of a collapsed strip (it would take the whole height).
         self._outer.setStretchFactor(self.header, 1 if collapsed else 0)
         self._apply_width()
@@ -300,6 +331,7 @@ class CandidateCard(QFrame):
             self.live.setToolTip(_tooltip_text(cand.live_text))
         self._update_header(cand, len(path), stopped=state.status == "cancelled")
         self._update_footer(cand, state)
+        self._update_timing(state)
         self._update_style(cand)
         if state.running and not cand.finished:
             # After the layout has grown (next turn), follow the text being written.
@@ -362,6 +394,12 @@ class CandidateCard(QFrame):
             parts.append(f"<small><b>Chosen</b> ({html.escape(sel.rule)}): {reason}</small>")
         self.footer.setText("<br>".join(parts))
         _show(self.footer, bool(parts) and not self.collapsed)
+
+    def _update_timing(self, state: RunState) -> None:
+        text = timing_text(state.first_token_seconds(self.cid), state.candidate_rate(self.cid))
+        if text != self.timing.text():
+            self.timing.setText(text)
+        _show(self.timing, bool(text) and not self.compact and not self.collapsed)
 
     def _update_style(self, cand: CandidateInfo) -> None:
         key = (cand.selected, cand.pruned, cand.finished)

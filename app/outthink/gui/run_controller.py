@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -239,6 +240,7 @@ class RunController(QObject):
         self._worker: GeneratorWorker | None = None
         self._cancel: CancelToken | None = None
         self._pending: list[Event] = []
+        self._arrivals: list[float] = []  # when each pending event arrived (timing per candidate)
         self._reported = False
         self._closing = False
         self._flush_timer = QTimer(self)
@@ -267,6 +269,7 @@ class RunController(QObject):
         self.state.reset()
         self.events = []
         self._pending = []
+        self._arrivals = []
         self._reported = False
         self._cancel = CancelToken()
         worker = GeneratorWorker(_graded_job, self._job, req, self.cache, self._cancel)
@@ -363,6 +366,7 @@ class RunController(QObject):
             return
         self.events.append(item)
         self._pending.append(item)
+        self._arrivals.append(time.perf_counter())
         if isinstance(item, RunFinished | RunFailed):
             self.flush()  # a run's end is shown at once
         elif not self._flush_timer.isActive():
@@ -373,7 +377,8 @@ class RunController(QObject):
         if not self._pending:
             return
         batch, self._pending = self._pending, []
-        changes = self.state.apply_all(batch)
+        arrivals, self._arrivals = self._arrivals, []
+        changes = self.state.apply_all(batch, arrivals)
         self.updated.emit(changes)
         for ev in batch:
             if isinstance(ev, RunFailed):
