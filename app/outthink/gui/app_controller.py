@@ -18,6 +18,7 @@ from outthink.errors import ConfigError, OutthinkError, describe
 from outthink.events import event_from_dict
 from outthink.gui import options
 from outthink.gui.controls import BROWSE, fill_choices, select
+from outthink.gui.history import HistoryController
 from outthink.gui.main_window import MainWindow
 from outthink.gui.run_controller import RunController, RunRequest
 from outthink.gui.runstate import Changes
@@ -55,6 +56,9 @@ class AppController(QObject):
         self.models = ModelsController(self.settings, self)
         self.window = MainWindow(self.runs.state, options.load_examples())
         self.controls = self.window.controls
+        self.history = HistoryController(
+            self.window.history, self.runs, self._open_saved, self.report_error
+        )
         self._connect()
         self.controls.set_strategies(options.strategy_choices())
         self.refresh_models()
@@ -82,7 +86,7 @@ class AppController(QObject):
         # One engine thread serves both tabs: no Solve run while a benchmark runs.
         w.benchmark.controller.busy_changed.connect(lambda _busy: self._sync_busy())
         r.status.connect(lambda text: w.statusBar().showMessage(text))
-        for view in (w.candidates, w.answer):
+        for view in (w.candidates, w.answer, w.history):
             view.copied.connect(lambda text: w.statusBar().showMessage(text, 4000))
         r.updated.connect(self._on_updated)
         r.failed.connect(self.report_error)
@@ -410,6 +414,13 @@ class AppController(QObject):
             self.controls.problem.setPlainText(self.runs.state.problem)
         return True
 
+    def _open_saved(self, path: Path) -> bool:
+        """A run from the history: shown in the Solve tab."""
+        if not self.open_run(path):
+            return False
+        self.window.modes.setCurrentIndex(0)
+        return True
+
     # ------------------------------------------------------------------ dialogs
 
     def open_models(self) -> None:
@@ -448,4 +459,5 @@ class AppController(QObject):
         self.save_state()
         self.window.benchmark.controller.shutdown()
         self.runs.shutdown()
+        self.history.wait()
         self.models.shutdown()

@@ -449,6 +449,9 @@ class CandidatesView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         bar = QHBoxLayout()
         self.summary = QLabel("No run yet. Pick a problem and press Run.")
+        # Wraps rather than widening the window (it must fit 1024 px with the history shown).
+        self.summary.setWordWrap(True)
+        self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         bar.addWidget(self.summary, 1)
         self.compact_box = QCheckBox("Compact")
         self.compact_box.setToolTip(

@@ -20,6 +20,7 @@ from outthink.gui.answer_panel import AnswerPanel
 from outthink.gui.banner import MessageBanner
 from outthink.gui.candidates import CandidatesView
 from outthink.gui.controls import ControlPanel
+from outthink.gui.history import HistoryPanel, toggle_action
 from outthink.gui.runstate import RunState
 from outthink.gui.tree_view import SearchTreeView
 
@@ -68,8 +69,13 @@ class MainWindow(QMainWindow):
         right.setChildrenCollapsible(False)
         right.setSizes([theme.em(self, 34), theme.em(self, 11)])
         split.addWidget(right)
+        # The run history, on the right of the Solve tab (View → History hides it).
+        self.history = HistoryPanel()
+        split.addWidget(self.history)
         split.setStretchFactor(0, 0)
         split.setStretchFactor(1, 1)
+        split.setStretchFactor(2, 0)
+        split.setCollapsible(2, False)  # hidden through View → History, never squeezed away
         # Two modes: solve one problem, or benchmark a problem set.
         from outthink.gui.benchmark_tab import BenchmarkTab
 
@@ -82,7 +88,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self.splitter = split
         self.resize(theme.em(self, 80), theme.em(self, 46))
-        split.setSizes([theme.em(self, 21), theme.em(self, 59)])
+        split.setSizes([theme.em(self, 21), theme.em(self, 47), theme.em(self, 12)])
 
         # Menus and shortcuts
         file_menu = self.menuBar().addMenu("&File")
@@ -116,7 +122,10 @@ class MainWindow(QMainWindow):
         self.settings_action = QAction("&Settings…", self)
         self.settings_action.setShortcut(QKeySequence.StandardKey.Preferences)
         models_menu.addAction(self.settings_action)
-        for action in (self.run_action, self.stop_action):
+        self.view_menu = self.menuBar().addMenu("&View")
+        self.history_action = toggle_action(self.history, self)
+        self.view_menu.addAction(self.history_action)
+        for action in (self.run_action, self.stop_action, self.history_action):
             self.addAction(action)
 
     def set_busy(self, busy: bool, *, blocked: bool = False) -> None:

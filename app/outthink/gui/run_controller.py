@@ -224,6 +224,7 @@ class RunController(QObject):
     updated = Signal(object)  # Changes
     failed = Signal(str, str)  # message, hint: the one error path
     run_ended = Signal(str)  # final status: finished, cancelled, failed
+    reranked = Signal()  # a finished run was ranked again (its events grew)
 
     def __init__(
         self,
@@ -318,6 +319,7 @@ class RunController(QObject):
                 self.events.append(selection)
                 changes.merge(st.apply(selection))
             self.updated.emit(changes)
+            self.reranked.emit()
 
         worker.signals.returned.connect(done)
         worker.signals.errored.connect(lambda exc: self.failed.emit(describe(exc), ""))
