@@ -279,3 +279,22 @@ def test_when_text() -> None:
     assert when_text(now - 3600, now) == "17:00"
     assert when_text(now - 86400 * 3, now) == "12 Jun 18:00"
     assert when_text(time.mktime((2024, 3, 2, 9, 0, 0, 0, 0, -1)), now) == "2 Mar 2024"
+
+
+def test_a_run_opened_from_elsewhere_is_not_saved_over_a_history_file(
+    controller: AppController, qtbot: Any, tmp_path: Path
+) -> None:
+    wait_listed(controller, qtbot, 0)
+    run_fake(controller, qtbot, n=3)
+    wait_listed(controller, qtbot, 1)
+    (saved,) = saved_files()
+    before = saved.read_text(encoding="utf-8")
+    other = controller.export_json(tmp_path / "other.json")
+    assert other is not None and controller.open_run(other)  # File → Open saved run
+    assert controller.history.current is None
+    controller.controls.select.setCurrentText("majority")
+    with qtbot.waitSignal(controller.runs.reranked, timeout=10_000):
+        assert controller.rerank()
+    qtbot.wait(200)
+    assert saved.read_text(encoding="utf-8") == before
+    assert saved_files() == [saved]

@@ -722,7 +722,7 @@ class HistoryController(QObject):
         self.confirm: Callable[[QWidget, int], bool] = confirm_delete
         panel.open_requested.connect(self.open)
         panel.delete_requested.connect(self.delete)
-        runs.busy_changed.connect(self._on_busy)
+        runs.updated.connect(self._on_updated)
         runs.run_ended.connect(self._on_run_ended)
         runs.reranked.connect(self._on_reranked)
         self.reload()
@@ -741,8 +741,8 @@ class HistoryController(QObject):
 
     # ------------------------------------------------------------------ saving
 
-    def _on_busy(self, busy: bool) -> None:
-        if busy:  # a new run: the one shown is no longer a saved one
+    def _on_updated(self, changes: Any) -> None:
+        if changes.started:  # a new run, or a file opened: not (yet) this history's run
             self.current = None
             self.panel.set_current(None)
 
