@@ -108,7 +108,9 @@ class AnswerChart(QWidget):
                 (bars_x + half, score, max_score, theme.SCORES, f"{score:.2f}"),
             ):
                 w = max(2.0, bar_max * (value / full if full else 0.0))
-                c = colour if win or self.winner is None else colour.lighter(135)
+                # The other groups' bars recede: paler on a light palette, deeper on a dark one.
+                faded = colour.darker(170) if theme.is_dark() else colour.lighter(135)
+                c = colour if win or self.winner is None else faded
                 p.fillRect(QRectF(x0, top, w, bar_h), c)
                 if win:
                     p.setPen(QPen(theme.SELECTED, 2))
@@ -242,6 +244,12 @@ class AnswerPanel(QFrame):
         return True
 
     # ------------------------------------------------------------------ updates
+
+    def restyle(self) -> None:
+        """The theme changed: the right/wrong mark and the chart in its colours."""
+        if self.state.selection is not None:
+            self.apply(Changes(selection=True))
+        self.chart.update()
 
     def apply(self, changes: Changes) -> None:
         st = self.state

@@ -17,6 +17,7 @@ from outthink.config import Settings, load_settings, save_settings
 from outthink.errors import ConfigError, OutthinkError, describe
 from outthink.events import event_from_dict
 from outthink.gui import options
+from outthink.gui.appearance import THEME_KEY, ThemeSwitch, theme_mode
 from outthink.gui.controls import BROWSE, fill_choices, select
 from outthink.gui.history import HistoryController
 from outthink.gui.main_window import MainWindow
@@ -59,6 +60,10 @@ class AppController(QObject):
         self.history = HistoryController(
             self.window.history, self.runs, self._open_saved, self.report_error
         )
+        self.appearance = ThemeSwitch(self.window.theme_menu, theme_mode(self.settings.extra), self)
+        self.appearance.changed.connect(lambda _dark: self.window.restyle())
+        self.appearance.chosen.connect(self._on_theme_chosen)
+        self.window.restyle()
         self._connect()
         self.controls.set_strategies(options.strategy_choices())
         self.refresh_models()
@@ -127,6 +132,10 @@ class AppController(QObject):
         self.window.benchmark.set_engine_busy(self.runs.busy)
 
     def _on_run_ended(self, status: str) -> None:
+        self.save_state()
+
+    def _on_theme_chosen(self, mode: str) -> None:
+        self.settings.extra[THEME_KEY] = mode
         self.save_state()
 
     # ------------------------------------------------------------------ errors

@@ -110,10 +110,7 @@ class StepWidget(QWidget):
         m = theme.em(self, 0.25)
         layout.setContentsMargins(m + theme.em(self, 0.15), m, m, m)
         layout.setSpacing(m)
-        palette = self.palette()
-        palette.setColor(QPalette.ColorRole.WindowText, theme.TINT_TEXT)
-        palette.setColor(QPalette.ColorRole.Text, theme.TINT_TEXT)
-        self.setPalette(palette)
+        self._set_text_colour()
         self.text = QLabel()
         self.text.setTextFormat(Qt.TextFormat.PlainText)
         self.text.setWordWrap(True)
@@ -140,11 +137,20 @@ class StepWidget(QWidget):
         if dimmed == self._dimmed:
             return
         self._dimmed = dimmed
-        palette = self.palette()
-        colour = theme.PRUNED.darker(150) if dimmed else theme.TINT_TEXT
-        palette.setColor(QPalette.ColorRole.WindowText, colour)
-        self.setPalette(palette)
+        self._set_text_colour()
         self._set_colours()
+
+    def restyle(self) -> None:
+        """The theme changed: text and tints in its colours."""
+        self._set_text_colour()
+        self._set_colours()
+
+    def _set_text_colour(self) -> None:
+        palette = self.palette()
+        colour = theme.PRUNED_TEXT if self._dimmed else theme.TINT_TEXT
+        palette.setColor(QPalette.ColorRole.WindowText, colour)
+        palette.setColor(QPalette.ColorRole.Text, colour)
+        self.setPalette(palette)
 
     def _set_colours(self) -> None:
         self._bg = theme.score_color(self._score)
@@ -401,6 +407,11 @@ class CandidateCard(QFrame):
             self.timing.setText(text)
         _show(self.timing, bool(text) and not self.compact and not self.collapsed)
 
+    def restyle(self) -> None:
+        for step in self.steps:
+            step.restyle()
+        self.update()
+
     def _update_style(self, cand: CandidateInfo) -> None:
         key = (cand.selected, cand.pruned, cand.finished)
         if key == self._style_key:
@@ -589,6 +600,11 @@ class CandidatesView(QWidget):
     def _create_more(self) -> None:
         self._more_pending = False
         self.apply(Changes())
+
+    def restyle(self) -> None:
+        """The theme changed: every card in its colours."""
+        for card in self.cards.values():
+            card.restyle()
 
     def set_compact(self, compact: bool) -> None:
         for card in self.cards.values():

@@ -125,6 +125,7 @@ class MainWindow(QMainWindow):
         self.view_menu = self.menuBar().addMenu("&View")
         self.history_action = toggle_action(self.history, self)
         self.view_menu.addAction(self.history_action)
+        self.theme_menu = self.view_menu.addMenu("&Theme")  # filled by the theme switch
         for action in (self.run_action, self.stop_action, self.history_action):
             self.addAction(action)
 
@@ -134,6 +135,13 @@ class MainWindow(QMainWindow):
         self.run_action.setEnabled(not busy and not blocked)
         self.stop_action.setEnabled(busy)
         self.open_run_action.setEnabled(not busy)
+
+    def restyle(self) -> None:
+        """The theme changed: views that paint in colours of their own repaint."""
+        self.candidates.restyle()
+        self.tree.restyle()
+        self.answer.restyle()
+        self.history.view.viewport().update()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.closing.emit()

@@ -154,6 +154,11 @@ class SearchTreeView(QWidget):
 
     # ------------------------------------------------------------------ updates
 
+    def restyle(self) -> None:
+        """The theme changed: the legend and the tree in its colours."""
+        self.legend.setText(self._legend())
+        self.rebuild()
+
     def apply(self, changes: Changes) -> None:
         if changes.started:
             self.selected_node = None
@@ -224,6 +229,7 @@ class SearchTreeView(QWidget):
         root.setToolTip(html.escape(st.problem))
         self.scene.addItem(root)
         label = QGraphicsSimpleTextItem("problem", root)
+        label.setBrush(self.palette().text())
         br = label.boundingRect()
         label.setPos(rx + box_w / 2 - root_w / 2 - br.width() / 2, ry - br.height() / 2)
 
