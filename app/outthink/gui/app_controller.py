@@ -20,6 +20,7 @@ from outthink.gui import options
 from outthink.gui.appearance import THEME_KEY, ThemeSwitch, theme_mode
 from outthink.gui.controls import BROWSE, fill_choices, select
 from outthink.gui.history import HistoryController
+from outthink.gui.lifetime import QuitGuard, restore_window, window_state
 from outthink.gui.main_window import MainWindow
 from outthink.gui.run_controller import RunController, RunRequest
 from outthink.gui.runstate import Changes
@@ -64,6 +65,7 @@ class AppController(QObject):
         self.appearance.changed.connect(lambda _dark: self.window.restyle())
         self.appearance.chosen.connect(self._on_theme_chosen)
         self.window.restyle()
+        self.quit_guard = QuitGuard(self.window, self.runs, self.window.benchmark.controller)
         self._connect()
         self.controls.set_strategies(options.strategy_choices())
         self.refresh_models()
@@ -336,6 +338,7 @@ class AppController(QObject):
         cands = self.window.candidates
         cands.compact_box.setChecked(bool(extra.get("compact", False)))
         cands.sort_box.setChecked(bool(extra.get("sort", False)))
+        restore_window(self.window, extra)
 
     def save_state(self) -> None:
         c = self.controls
@@ -348,6 +351,7 @@ class AppController(QObject):
         state["compact"] = self.window.candidates.compact_box.isChecked()
         state["sort"] = self.window.candidates.sort_box.isChecked()
         state["reference"] = c.reference_answer
+        state.update(window_state(self.window))
         for name, remembered in self._strategy_values.items():
             if name != state["strategy"]:
                 for key, value in remembered.items():
@@ -465,6 +469,7 @@ class AppController(QObject):
     # ------------------------------------------------------------------ lifetime
 
     def shutdown(self) -> None:
+        self.window.close_guard = None  # ending anyway: nothing left to ask
         self.save_state()
         self.window.benchmark.controller.shutdown()
         self.runs.shutdown()

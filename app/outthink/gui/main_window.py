@@ -4,6 +4,8 @@ answer panel on the right; a message banner on top; menus and shortcuts. No logi
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -30,6 +32,8 @@ class MainWindow(QMainWindow):
 
     def __init__(self, state: RunState, examples: list[dict[str, str]]) -> None:
         super().__init__()
+        #: Asked before the window closes; False keeps it open.
+        self.close_guard: Callable[[], bool] | None = None
         self.setWindowTitle("Outthink")
         central = QWidget()
         outer = QVBoxLayout(central)
@@ -144,5 +148,9 @@ class MainWindow(QMainWindow):
         self.history.view.viewport().update()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        # The guard asks before a run in progress is stopped (see lifetime.QuitGuard).
+        if self.close_guard is not None and not self.close_guard():
+            event.ignore()
+            return
         self.closing.emit()
         super().closeEvent(event)
