@@ -132,6 +132,9 @@ class MainWindow(QMainWindow):
         self.theme_menu = self.view_menu.addMenu("&Theme")  # filled by the theme switch
         for action in (self.run_action, self.stop_action, self.history_action):
             self.addAction(action)
+        from outthink.gui.help import HelpMenu
+
+        self.help = HelpMenu(self)
 
     def set_busy(self, busy: bool, *, blocked: bool = False) -> None:
         """``busy``: a Solve run is going; ``blocked``: the engine is busy elsewhere."""
