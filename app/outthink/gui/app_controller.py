@@ -61,7 +61,9 @@ class AppController(QObject):
         self.history = HistoryController(
             self.window.history, self.runs, self._open_saved, self.report_error
         )
-        self.appearance = ThemeSwitch(self.window.theme_menu, theme_mode(self.settings.extra), self)
+        self.appearance = ThemeSwitch(
+            self.window.theme_menu, theme_mode(self.settings.extra), self.window
+        )
         self.appearance.changed.connect(lambda _dark: self.window.restyle())
         self.appearance.chosen.connect(self._on_theme_chosen)
         self.window.restyle()
