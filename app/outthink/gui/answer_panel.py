@@ -1,15 +1,26 @@
 """The answer panel: the final answer in large type, why it won, the answer groups as a bar
-chart (votes and summed scores), and the run's cost (tokens, time, tokens/s)."""
+chart (votes and summed scores), and the run's cost (tokens, time, tokens/s). A button and a
+right-click menu copy the answer (or the chosen candidate's solution)."""
 
 from __future__ import annotations
 
 import html
+from typing import Any
 
-from PySide6.QtCore import QRectF, QSize, Qt, QTimer
-from PySide6.QtGui import QFontMetrics, QPainter, QPaintEvent, QPen
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import QPoint, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QContextMenuEvent, QFontMetrics, QIcon, QPainter, QPaintEvent, QPen
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from outthink.gui import theme
+from outthink.gui.clipboard import copy_text, defer_context_menus, popup, selected_text
 from outthink.gui.mathtext import html_with_answers, latex_to_html, latex_to_unicode
 from outthink.gui.runstate import Changes, RunState
 
@@ -97,7 +108,9 @@ class AnswerChart(QWidget):
                 (bars_x + half, score, max_score, theme.SCORES, f"{score:.2f}"),
             ):
                 w = max(2.0, bar_max * (value / full if full else 0.0))
-                c = colour if win or self.winner is None else colour.lighter(135)
+                # The other groups' bars recede: paler on a light palette, deeper on a dark one.
+                faded = colour.darker(170) if theme.is_dark() else colour.lighter(135)
+                c = colour if win or self.winner is None else faded
                 p.fillRect(QRectF(x0, top, w, bar_h), c)
                 if win:
                     p.setPen(QPen(theme.SELECTED, 2))
@@ -124,6 +137,9 @@ class AnswerChart(QWidget):
 
 
 class AnswerPanel(QFrame):
+    #: Something was copied to the clipboard: a line for the status bar.
+    copied = Signal(str)
+
     def __init__(self, state: RunState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
@@ -132,9 +148,24 @@ class AnswerPanel(QFrame):
         self.setMinimumHeight(theme.em(self, 9.5))
         layout = QHBoxLayout(self)
         left = QVBoxLayout()
+        top = QHBoxLayout()
         caption = QLabel("Answer")
         caption.setEnabled(False)
-        left.addWidget(caption)
+        top.addWidget(caption)
+        self.copy_button = QToolButton()
+        self.copy_button.setIcon(QIcon.fromTheme("edit-copy"))
+        self.copy_button.setText("Copy")
+        self.copy_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.copy_button.setAutoRaise(True)
+        self.copy_button.setToolTip(
+            "Copy the chosen answer. Right-click the panel to copy the chosen candidate's "
+            "whole solution; right-click a card to copy that candidate's."
+        )
+        self.copy_button.setEnabled(False)
+        self.copy_button.clicked.connect(self.copy_answer)
+        top.addWidget(self.copy_button)
+        top.addStretch(1)
+        left.addLayout(top)
         self.answer = QLabel("–")
         self.answer.setTextFormat(Qt.TextFormat.RichText)
         self.answer.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -149,6 +180,11 @@ class AnswerPanel(QFrame):
         left.addWidget(self.reason)
         self.stats = QLabel("")
         self.stats.setTextFormat(Qt.TextFormat.RichText)
+        self.stats.setToolTip(
+            "The run's policy tokens, time and speed. First token: from the start of the run "
+            "(the model loaded) to the first text of any candidate, measured by the window as "
+            "the text arrives (close, not exact; not known for a saved run opened again)."
+        )
         left.addWidget(self.stats)
         left.addStretch(1)
         layout.addLayout(left, 2)
@@ -158,10 +194,62 @@ class AnswerPanel(QFrame):
             "summed score = their aggregated verifier scores added up (the weighted rule)."
         )
         layout.addWidget(self.chart, 3)
+        defer_context_menus(self)
         # Elapsed time and token count tick while a run goes on.
         self._clock = QTimer(self)
         self._clock.setInterval(500)
         self._clock.timeout.connect(self._update_stats)
+
+    # ------------------------------------------------------------------ copying
+
+    def chosen_answer(self) -> str:
+        sel = self.state.selection
+        return sel.answer or "" if sel is not None else ""
+
+    def menu_entries(self, selected: str = "") -> list[tuple[str, Any]]:
+        """The panel's context menu: (label, action), None when there is nothing to copy."""
+        entries: list[tuple[str, Any]] = []
+        if selected:
+            entries.append(("Copy selected text", lambda: self._copy(selected, "Selected text")))
+        entries.append(("Copy answer", self.copy_answer if self.chosen_answer() else None))
+        sel = self.state.selection
+        cid = sel.candidate if sel is not None else None
+        has_solution = cid is not None and bool(self.state.solution_text(cid))
+        entries.append(
+            ("Copy the chosen solution", self.copy_solution if has_solution else None)
+        )
+        return entries
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        self.show_menu(event.globalPos(), selected_text(self.childAt(event.pos())))
+        event.accept()
+
+    def show_menu(self, at: QPoint, selected: str = "") -> QMenu:
+        self.menu = popup(self, self.menu_entries(selected), at)
+        return self.menu
+
+    def copy_answer(self) -> bool:
+        return self._copy(self.chosen_answer(), "Answer")
+
+    def copy_solution(self) -> bool:
+        sel = self.state.selection
+        if sel is None or sel.candidate is None:
+            return False
+        return self._copy(self.state.solution_text(sel.candidate), "Chosen solution")
+
+    def _copy(self, text: str, what: str) -> bool:
+        if not copy_text(text):
+            return False
+        self.copied.emit(f"{what} copied to the clipboard.")
+        return True
+
+    # ------------------------------------------------------------------ updates
+
+    def restyle(self) -> None:
+        """The theme changed: the right/wrong mark and the chart in its colours."""
+        if self.state.selection is not None:
+            self.apply(Changes(selection=True))
+        self.chart.update()
 
     def apply(self, changes: Changes) -> None:
         st = self.state
@@ -198,6 +286,7 @@ class AnswerPanel(QFrame):
                 self.answer.setText("<i>failed</i>")
                 if st.error:
                     self.reason.setText(html.escape(st.error[0]))
+        self.copy_button.setEnabled(bool(self.chosen_answer()))
         self._update_stats()
 
     def _update_stats(self) -> None:
@@ -210,4 +299,6 @@ class AnswerPanel(QFrame):
         rate = f" · {tokens / secs:.1f} tokens/s" if secs > 0 and tokens else ""
         verifier = int(st.usage.get("verifier_tokens", 0) or 0)
         extra = f" (+{verifier:,} verifier)" if verifier else ""
-        self.stats.setText(f"{tokens:,} tokens{extra} · {secs:.1f} s{rate}")
+        ttft = st.first_token_seconds()
+        first = f" · first token {ttft:.2f} s" if ttft is not None else ""
+        self.stats.setText(f"{tokens:,} tokens{extra} · {secs:.1f} s{rate}{first}")

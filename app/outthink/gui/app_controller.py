@@ -17,7 +17,10 @@ from outthink.config import Settings, load_settings, save_settings
 from outthink.errors import ConfigError, OutthinkError, describe
 from outthink.events import event_from_dict
 from outthink.gui import options
+from outthink.gui.appearance import THEME_KEY, ThemeSwitch, theme_mode
 from outthink.gui.controls import BROWSE, fill_choices, select
+from outthink.gui.history import HistoryController
+from outthink.gui.lifetime import QuitGuard, restore_window, window_state
 from outthink.gui.main_window import MainWindow
 from outthink.gui.run_controller import RunController, RunRequest
 from outthink.gui.runstate import Changes
@@ -55,6 +58,16 @@ class AppController(QObject):
         self.models = ModelsController(self.settings, self)
         self.window = MainWindow(self.runs.state, options.load_examples())
         self.controls = self.window.controls
+        self.history = HistoryController(
+            self.window.history, self.runs, self._open_saved, self.report_error
+        )
+        self.appearance = ThemeSwitch(
+            self.window.theme_menu, theme_mode(self.settings.extra), self.window
+        )
+        self.appearance.changed.connect(lambda _dark: self.window.restyle())
+        self.appearance.chosen.connect(self._on_theme_chosen)
+        self.window.restyle()
+        self.quit_guard = QuitGuard(self.window, self.runs, self.window.benchmark.controller)
         self._connect()
         self.controls.set_strategies(options.strategy_choices())
         self.refresh_models()
@@ -82,6 +95,8 @@ class AppController(QObject):
         # One engine thread serves both tabs: no Solve run while a benchmark runs.
         w.benchmark.controller.busy_changed.connect(lambda _busy: self._sync_busy())
         r.status.connect(lambda text: w.statusBar().showMessage(text))
+        for view in (w.candidates, w.answer, w.history):
+            view.copied.connect(lambda text: w.statusBar().showMessage(text, 4000))
         r.updated.connect(self._on_updated)
         r.failed.connect(self.report_error)
         r.run_ended.connect(self._on_run_ended)
@@ -121,6 +136,10 @@ class AppController(QObject):
         self.window.benchmark.set_engine_busy(self.runs.busy)
 
     def _on_run_ended(self, status: str) -> None:
+        self.save_state()
+
+    def _on_theme_chosen(self, mode: str) -> None:
+        self.settings.extra[THEME_KEY] = mode
         self.save_state()
 
     # ------------------------------------------------------------------ errors
@@ -321,6 +340,7 @@ class AppController(QObject):
         cands = self.window.candidates
         cands.compact_box.setChecked(bool(extra.get("compact", False)))
         cands.sort_box.setChecked(bool(extra.get("sort", False)))
+        restore_window(self.window, extra)
 
     def save_state(self) -> None:
         c = self.controls
@@ -333,6 +353,7 @@ class AppController(QObject):
         state["compact"] = self.window.candidates.compact_box.isChecked()
         state["sort"] = self.window.candidates.sort_box.isChecked()
         state["reference"] = c.reference_answer
+        state.update(window_state(self.window))
         for name, remembered in self._strategy_values.items():
             if name != state["strategy"]:
                 for key, value in remembered.items():
@@ -408,6 +429,13 @@ class AppController(QObject):
             self.controls.problem.setPlainText(self.runs.state.problem)
         return True
 
+    def _open_saved(self, path: Path) -> bool:
+        """A run from the history: shown in the Solve tab."""
+        if not self.open_run(path):
+            return False
+        self.window.modes.setCurrentIndex(0)
+        return True
+
     # ------------------------------------------------------------------ dialogs
 
     def open_models(self) -> None:
@@ -451,7 +479,9 @@ class AppController(QObject):
     # ------------------------------------------------------------------ lifetime
 
     def shutdown(self) -> None:
+        self.window.close_guard = None  # ending anyway: nothing left to ask
         self.save_state()
         self.window.benchmark.controller.shutdown()
         self.runs.shutdown()
+        self.history.wait()
         self.models.shutdown()

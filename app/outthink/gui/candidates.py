@@ -12,20 +12,25 @@ from.
 
 Many candidates (N = 32 or more) stay usable: the row scrolls, ``compact`` shrinks every card
 to a strip of step scores (text in tooltips), and ``sort_by_score`` orders the cards.
+
+A right-click on a card copies its whole solution or its answer. Under the footer, a live run's
+card shows the candidate's time to first token and its tokens per second.
 """
 
 from __future__ import annotations
 
 import html
 import math
+from typing import Any
 
-from PySide6.QtCore import QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QMouseEvent, QPainter, QPaintEvent, QPalette, QPen
+from PySide6.QtCore import QPoint, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QContextMenuEvent, QMouseEvent, QPainter, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
     QFrame,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QScrollArea,
     QSizePolicy,
     QVBoxLayout,
@@ -33,6 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from outthink.gui import theme
+from outthink.gui.clipboard import copy_text, defer_context_menus, popup, selected_text
 from outthink.gui.mathtext import html_with_answers, latex_to_html
 from outthink.gui.runstate import CandidateInfo, Changes, NodeInfo, RunState
 
@@ -54,6 +60,25 @@ _REASONS = {
     "steps": "hit the step limit",
     "cancelled": "stopped",
 }
+
+
+TIMING_TIP = (
+    "Time to first token: from the start of the run (the model loaded) to this candidate's "
+    "first text. Tokens/s: the tokens it wrote after that one, over the time it was writing. "
+    "Both are measured by the window as the text arrives (shown every 50 ms), so they are "
+    "close, not exact. All candidates are decoded together, so the run's speed is about the "
+    "sum of theirs. A saved run that is opened again has no timing."
+)
+
+
+def timing_text(ttft: float | None, rate: float | None) -> str:
+    """'first token 0.42 s · 18.3 tokens/s' (what is known of it; '' when nothing is)."""
+    parts = []
+    if ttft is not None:
+        parts.append(f"first token {ttft:.2f} s")
+    if rate is not None:
+        parts.append(f"{rate:.1f} tokens/s")
+    return " · ".join(parts)
 
 
 def _show(widget: QWidget, visible: bool) -> None:
@@ -86,10 +111,7 @@ class StepWidget(QWidget):
         m = theme.em(self, 0.25)
         layout.setContentsMargins(m + theme.em(self, 0.15), m, m, m)
         layout.setSpacing(m)
-        palette = self.palette()
-        palette.setColor(QPalette.ColorRole.WindowText, theme.TINT_TEXT)
-        palette.setColor(QPalette.ColorRole.Text, theme.TINT_TEXT)
-        self.setPalette(palette)
+        self._set_text_colour()
         self.text = QLabel()
         self.text.setTextFormat(Qt.TextFormat.PlainText)
         self.text.setWordWrap(True)
@@ -102,6 +124,7 @@ class StepWidget(QWidget):
         self.badge.setFont(f)
         layout.addWidget(self.text, 1)
         layout.addWidget(self.badge, 0, Qt.AlignmentFlag.AlignTop)
+        defer_context_menus(self)  # right-click: the card's menu
         self.inherited = node.candidate != owner
         self.text.setText(node.text.strip() or "(empty step)")
         self.set_compact(compact)
@@ -115,11 +138,20 @@ class StepWidget(QWidget):
         if dimmed == self._dimmed:
             return
         self._dimmed = dimmed
-        palette = self.palette()
-        colour = theme.PRUNED.darker(150) if dimmed else theme.TINT_TEXT
-        palette.setColor(QPalette.ColorRole.WindowText, colour)
-        self.setPalette(palette)
+        self._set_text_colour()
         self._set_colours()
+
+    def restyle(self) -> None:
+        """The theme changed: text and tints in its colours."""
+        self._set_text_colour()
+        self._set_colours()
+
+    def _set_text_colour(self) -> None:
+        palette = self.palette()
+        colour = theme.PRUNED_TEXT if self._dimmed else theme.TINT_TEXT
+        palette.setColor(QPalette.ColorRole.WindowText, colour)
+        palette.setColor(QPalette.ColorRole.Text, colour)
+        self.setPalette(palette)
 
     def _set_colours(self) -> None:
         # A step the verifier had nothing to check is grey, like a step not scored yet.
@@ -165,6 +197,8 @@ class CandidateCard(QFrame):
     """One candidate's column."""
 
     toggled = Signal(int)
+    #: Right-click: candidate id, global position, text selected under the pointer.
+    menu_requested = Signal(int, QPoint, str)
 
     def __init__(self, cid: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -220,13 +254,31 @@ class CandidateCard(QFrame):
         self.footer.setTextFormat(Qt.TextFormat.RichText)
         self.footer.setWordWrap(True)
         outer.addWidget(self.footer)
+        self.timing = QLabel()
+        self.timing.setTextFormat(Qt.TextFormat.PlainText)
+        self.timing.setWordWrap(True)
+        self.timing.setEnabled(False)  # greyed: secondary information
+        small = self.timing.font()
+        small.setPointSizeF(small.pointSizeF() * 0.85)
+        self.timing.setFont(small)
+        self.timing.setToolTip(TIMING_TIP)
+        self.timing.hide()
+        outer.addWidget(self.timing)
+        defer_context_menus(self)
         self._apply_width()
 
     # ------------------------------------------------------------------ interaction
 
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        under = self.childAt(event.pos())
+        self.menu_requested.emit(self.cid, event.globalPos(), selected_text(under))
+        event.accept()
+
     def mousePressEvent(self, event: QMouseEvent) -> None:
-        # A click on the header (or anywhere on a collapsed strip) expands or collapses.
-        if self.collapsed or self.header.geometry().contains(event.position().toPoint()):
+        # A click on the header (or anywhere on a collapsed strip) expands or collapses; the
+        # right button opens the card's menu instead.
+        on_header = self.header.geometry().contains(event.position().toPoint())
+        if event.button() == Qt.MouseButton.LeftButton and (self.collapsed or on_header):
             self.toggled.emit(self.cid)
             event.accept()
             return
@@ -238,6 +290,7 @@ class CandidateCard(QFrame):
         self.collapsed = collapsed
         _show(self.scroll_area, not collapsed)
         _show(self.footer, not collapsed)
+        _show(self.timing, not collapsed and bool(self.timing.text()) and not self.compact)
         # Keep the header at the top of a collapsed strip (it would take the whole height).
         self._outer.setStretchFactor(self.header, 1 if collapsed else 0)
         self._apply_width()
@@ -290,6 +343,7 @@ class CandidateCard(QFrame):
             self.live.setToolTip(_tooltip_text(cand.live_text))
         self._update_header(cand, len(path), stopped=state.status == "cancelled")
         self._update_footer(cand, state)
+        self._update_timing(state)
         self._update_style(cand)
         if state.running and not cand.finished:
             # After the layout has grown (next turn), follow the text being written.
@@ -353,6 +407,17 @@ class CandidateCard(QFrame):
         self.footer.setText("<br>".join(parts))
         _show(self.footer, bool(parts) and not self.collapsed)
 
+    def _update_timing(self, state: RunState) -> None:
+        text = timing_text(state.first_token_seconds(self.cid), state.candidate_rate(self.cid))
+        if text != self.timing.text():
+            self.timing.setText(text)
+        _show(self.timing, bool(text) and not self.compact and not self.collapsed)
+
+    def restyle(self) -> None:
+        for step in self.steps:
+            step.restyle()
+        self.update()
+
     def _update_style(self, cand: CandidateInfo) -> None:
         key = (cand.selected, cand.pruned, cand.finished)
         if key == self._style_key:
@@ -387,6 +452,9 @@ class CandidateCard(QFrame):
 class CandidatesView(QWidget):
     """The row of cards, with compact and sort toggles."""
 
+    #: Something was copied to the clipboard: a line for the status bar.
+    copied = Signal(str)
+
     def __init__(self, state: RunState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
@@ -398,6 +466,9 @@ class CandidatesView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         bar = QHBoxLayout()
         self.summary = QLabel("No run yet. Pick a problem and press Run.")
+        # Wraps rather than widening the window (it must fit 1024 px with the history shown).
+        self.summary.setWordWrap(True)
+        self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         bar.addWidget(self.summary, 1)
         self.compact_box = QCheckBox("Compact")
         self.compact_box.setToolTip(
@@ -490,6 +561,7 @@ class CandidatesView(QWidget):
             card = CandidateCard(cid)
             card.set_compact(self.compact_box.isChecked())
             card.toggled.connect(self._toggle)
+            card.menu_requested.connect(self.show_card_menu)
             self.cards[cid] = card
             self.row.insertWidget(self.row.count() - 1, card)
             self._order.append(cid)
@@ -499,9 +571,46 @@ class CandidatesView(QWidget):
             self._more_pending = True
             QTimer.singleShot(0, self._create_more)
 
+    # ------------------------------------------------------------------ copying
+
+    def card_menu_entries(self, cid: int, selected: str = "") -> list[tuple[str, Any]]:
+        """The card's context menu: (label, action), the action None when there is nothing
+        to copy."""
+        cand = self.state.candidates.get(cid)
+        entries: list[tuple[str, Any]] = []
+        if selected:
+            entries.append(("Copy selected text", lambda: self._copy(selected, "Selected text")))
+        solution = self.state.solution_text(cid)
+        entries.append(("Copy solution", (lambda: self.copy_solution(cid)) if solution else None))
+        answer = cand.answer if cand is not None else None
+        entries.append(("Copy answer", (lambda: self.copy_answer(cid)) if answer else None))
+        return entries
+
+    def show_card_menu(self, cid: int, at: QPoint, selected: str = "") -> QMenu:
+        self.menu = popup(self, self.card_menu_entries(cid, selected), at)
+        return self.menu
+
+    def copy_solution(self, cid: int) -> bool:
+        return self._copy(self.state.solution_text(cid), f"Solution of candidate #{cid}")
+
+    def copy_answer(self, cid: int) -> bool:
+        cand = self.state.candidates.get(cid)
+        return self._copy(cand.answer or "" if cand else "", f"Answer of candidate #{cid}")
+
+    def _copy(self, text: str, what: str) -> bool:
+        if not copy_text(text):
+            return False
+        self.copied.emit(f"{what} copied to the clipboard.")
+        return True
+
     def _create_more(self) -> None:
         self._more_pending = False
         self.apply(Changes())
+
+    def restyle(self) -> None:
+        """The theme changed: every card in its colours."""
+        for card in self.cards.values():
+            card.restyle()
 
     def set_compact(self, compact: bool) -> None:
         for card in self.cards.values():

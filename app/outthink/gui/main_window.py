@@ -4,6 +4,8 @@ answer panel on the right; a message banner on top; menus and shortcuts. No logi
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -20,6 +22,7 @@ from outthink.gui.answer_panel import AnswerPanel
 from outthink.gui.banner import MessageBanner
 from outthink.gui.candidates import CandidatesView
 from outthink.gui.controls import ControlPanel
+from outthink.gui.history import HistoryPanel, toggle_action
 from outthink.gui.runstate import RunState
 from outthink.gui.tree_view import SearchTreeView
 
@@ -29,6 +32,8 @@ class MainWindow(QMainWindow):
 
     def __init__(self, state: RunState, examples: list[dict[str, str]]) -> None:
         super().__init__()
+        #: Asked before the window closes; False keeps it open.
+        self.close_guard: Callable[[], bool] | None = None
         self.setWindowTitle("Outthink")
         central = QWidget()
         outer = QVBoxLayout(central)
@@ -68,8 +73,13 @@ class MainWindow(QMainWindow):
         right.setChildrenCollapsible(False)
         right.setSizes([theme.em(self, 34), theme.em(self, 11)])
         split.addWidget(right)
+        # The run history, on the right of the Solve tab (View → History hides it).
+        self.history = HistoryPanel()
+        split.addWidget(self.history)
         split.setStretchFactor(0, 0)
         split.setStretchFactor(1, 1)
+        split.setStretchFactor(2, 0)
+        split.setCollapsible(2, False)  # hidden through View → History, never squeezed away
         # Two modes: solve one problem, or benchmark a problem set.
         from outthink.gui.benchmark_tab import BenchmarkTab
 
@@ -82,7 +92,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self.splitter = split
         self.resize(theme.em(self, 80), theme.em(self, 46))
-        split.setSizes([theme.em(self, 21), theme.em(self, 59)])
+        split.setSizes([theme.em(self, 21), theme.em(self, 47), theme.em(self, 12)])
 
         # Menus and shortcuts
         file_menu = self.menuBar().addMenu("&File")
@@ -116,8 +126,15 @@ class MainWindow(QMainWindow):
         self.settings_action = QAction("&Settings…", self)
         self.settings_action.setShortcut(QKeySequence.StandardKey.Preferences)
         models_menu.addAction(self.settings_action)
-        for action in (self.run_action, self.stop_action):
+        self.view_menu = self.menuBar().addMenu("&View")
+        self.history_action = toggle_action(self.history, self)
+        self.view_menu.addAction(self.history_action)
+        self.theme_menu = self.view_menu.addMenu("&Theme")  # filled by the theme switch
+        for action in (self.run_action, self.stop_action, self.history_action):
             self.addAction(action)
+        from outthink.gui.help import HelpMenu
+
+        self.help = HelpMenu(self)
 
     def set_busy(self, busy: bool, *, blocked: bool = False) -> None:
         """``busy``: a Solve run is going; ``blocked``: the engine is busy elsewhere."""
@@ -126,6 +143,17 @@ class MainWindow(QMainWindow):
         self.stop_action.setEnabled(busy)
         self.open_run_action.setEnabled(not busy)
 
+    def restyle(self) -> None:
+        """The theme changed: views that paint in colours of their own repaint."""
+        self.candidates.restyle()
+        self.tree.restyle()
+        self.answer.restyle()
+        self.history.view.viewport().update()
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        # The guard asks before a run in progress is stopped (see lifetime.QuitGuard).
+        if self.close_guard is not None and not self.close_guard():
+            event.ignore()
+            return
         self.closing.emit()
         super().closeEvent(event)

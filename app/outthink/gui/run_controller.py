@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -224,6 +225,7 @@ class RunController(QObject):
     updated = Signal(object)  # Changes
     failed = Signal(str, str)  # message, hint: the one error path
     run_ended = Signal(str)  # final status: finished, cancelled, failed
+    reranked = Signal()  # a finished run was ranked again (its events grew)
 
     def __init__(
         self,
@@ -240,6 +242,7 @@ class RunController(QObject):
         self._worker: GeneratorWorker | None = None
         self._cancel: CancelToken | None = None
         self._pending: list[Event] = []
+        self._arrivals: list[float] = []  # when each pending event arrived (timing per candidate)
         self._reported = False
         self._closing = False
         self._flush_timer = QTimer(self)
@@ -268,6 +271,7 @@ class RunController(QObject):
         self.state.reset()
         self.events = []
         self._pending = []
+        self._arrivals = []
         self._reported = False
         self._cancel = CancelToken()
         worker = GeneratorWorker(_graded_job, self._job, req, self.cache, self._cancel)
@@ -316,6 +320,7 @@ class RunController(QObject):
                 self.events.append(selection)
                 changes.merge(st.apply(selection))
             self.updated.emit(changes)
+            self.reranked.emit()
 
         worker.signals.returned.connect(done)
         worker.signals.errored.connect(lambda exc: self.failed.emit(describe(exc), ""))
@@ -364,6 +369,7 @@ class RunController(QObject):
             return
         self.events.append(item)
         self._pending.append(item)
+        self._arrivals.append(time.perf_counter())
         if isinstance(item, RunFinished | RunFailed):
             self.flush()  # a run's end is shown at once
         elif not self._flush_timer.isActive():
@@ -374,7 +380,8 @@ class RunController(QObject):
         if not self._pending:
             return
         batch, self._pending = self._pending, []
-        changes = self.state.apply_all(batch)
+        arrivals, self._arrivals = self._arrivals, []
+        changes = self.state.apply_all(batch, arrivals)
         self.updated.emit(changes)
         for ev in batch:
             if isinstance(ev, RunFailed):

@@ -4,6 +4,10 @@ what changed since the last repaint. No Qt here.
 The model is the one fold of the event stream (``outthink solve --json`` prints the same
 model); :meth:`RunState.apply` folds one event into it and reports which cards, the tree or
 the selection need repainting, and keeps the run's wall-clock time for the live counters.
+
+Timing per candidate (time to first token, tokens per second) is measured here, from the times
+the window received each candidate's text (the controller passes them in); the events carry no
+clock, so a saved run that is opened again has none.
 """
 
 from __future__ import annotations
@@ -68,7 +72,9 @@ class Changes:
 
 
 #: Events about one candidate that also change the tree (the node's score, state or children).
-_TREE_EVENTS = (StepProposed, StepScored, BeamKept, BeamPruned, CandidateFinished)
+_TREE_EVENTS = (StepScored, BeamKept, BeamPruned, CandidateFinished)
+#: Shorter than this, a candidate's tokens per second would be noise: not shown.
+MIN_RATE_SECONDS = 0.2
 
 
 class RunState(RunModel):
@@ -82,21 +88,38 @@ class RunState(RunModel):
         #: Live text deltas seen: one per decoded token of a candidate (a token that completes
         #: no character yet shows up in the next one), the live token count before a step ends.
         self.streamed_tokens = 0
+        #: When the window received each candidate's first and latest text, and when it
+        #: stopped writing (finished, kept or pruned); only for a run received live.
+        self.first_text_at: dict[int, float] = {}
+        self.last_text_at: dict[int, float] = {}
+        self.done_at: dict[int, float] = {}
+        #: Tokens streamed per candidate since its last proposed step.
+        self.live_tokens: dict[int, int] = {}
 
     # ------------------------------------------------------------------ folding
 
-    def apply_all(self, events: Iterable[Event]) -> Changes:
+    def apply_all(
+        self, events: Iterable[Event], arrivals: Iterable[float] | None = None
+    ) -> Changes:
+        """Fold ``events``; ``arrivals``: when each was received (``time.perf_counter``), for
+        the timing of a live run."""
         changes = Changes()
-        for ev in events:
-            changes.merge(self.apply(ev))
+        if arrivals is None:
+            for ev in events:
+                changes.merge(self.apply(ev))
+        else:
+            for ev, at in zip(events, arrivals, strict=True):
+                changes.merge(self.apply(ev, at))
         return changes
 
-    def apply(self, ev: Event) -> Changes:
+    def apply(self, ev: Event, at: float | None = None) -> Changes:
+        """Fold one event. ``at``: when it was received, for a live run's timing (None for a
+        saved run: no timing is made up for it)."""
         ch = Changes()
         if isinstance(ev, RunStarted):
             self.reset()
             self.fold(ev)
-            self.started_at = time.perf_counter()
+            self.started_at = at if at is not None else time.perf_counter()
             # Not ``ch.started``: the views were cleared when the controller started the run
             # (and may already show the run's empty cards); clearing again would rebuild them.
             return ch
@@ -104,9 +127,16 @@ class RunState(RunModel):
         chosen = self._chosen() if isinstance(ev, AnswerSelected) else set()
         self.fold(ev)
         ch.new_candidates = len(self.candidates) > known
+        if at is not None:
+            self._time(ev, at)
         if isinstance(ev, TokensGenerated):
             self.streamed_tokens += 1
+            self.live_tokens[ev.candidate] = self.live_tokens.get(ev.candidate, 0) + 1
             ch.candidates.add(ev.candidate)
+        elif isinstance(ev, StepProposed):
+            self.live_tokens.pop(ev.candidate, None)
+            ch.candidates.add(ev.candidate)
+            ch.tree = True
         elif isinstance(ev, _TREE_EVENTS):
             ch.candidates.add(ev.candidate)
             ch.tree = True
@@ -121,10 +151,57 @@ class RunState(RunModel):
             ch.finished = True
         return ch
 
+    def _time(self, ev: Event, at: float) -> None:
+        if isinstance(ev, TokensGenerated | StepProposed):
+            self.first_text_at.setdefault(ev.candidate, at)
+            self.last_text_at[ev.candidate] = at
+        elif isinstance(ev, CandidateFinished | BeamPruned | BeamKept):
+            # A kept beam writes no more: its children continue it.
+            self.done_at.setdefault(ev.candidate, at)
+
     def _chosen(self) -> set[int]:
         return {c.id for c in self.candidates.values() if c.selected}
 
     # ------------------------------------------------------------------ queries
+
+    def solution_text(self, cid: int) -> str:
+        """The candidate's whole solution as written: every step from the first (a beam's
+        inherited prefix included), then the text of a step still being written."""
+        cand = self.candidates.get(cid)
+        if cand is None:
+            return ""
+        return ("".join(n.text for n in self.path(cid)) + cand.live_text).strip()
+
+    def candidate_tokens(self, cid: int) -> int:
+        """Tokens the candidate wrote itself: its proposed steps and the step being written."""
+        own = sum(n.tokens for n in self.own_steps(cid))
+        return own + self.live_tokens.get(cid, 0)
+
+    def first_token_seconds(self, cid: int | None = None) -> float | None:
+        """Seconds from the run's start (its model loaded) to the first text of candidate
+        ``cid`` (of any candidate: None). None when not measured (a saved run)."""
+        if self.started_at is None:
+            return None
+        if cid is None:
+            first = min(self.first_text_at.values(), default=None)
+        else:
+            first = self.first_text_at.get(cid)
+        return None if first is None else max(0.0, first - self.started_at)
+
+    def candidate_rate(self, cid: int) -> float | None:
+        """The candidate's tokens per second after its first token, until it ended (now,
+        while it writes); None when not measured or too short to say."""
+        first = self.first_text_at.get(cid)
+        if first is None:
+            return None
+        if self.running and cid not in self.done_at:
+            end = time.perf_counter()
+        else:  # its last text, not its end: scoring the last step is not writing
+            end = self.last_text_at.get(cid, first)
+        tokens = self.candidate_tokens(cid) - 1  # the first token arrived at ``first``
+        if end - first < MIN_RATE_SECONDS or tokens <= 0:
+            return None
+        return tokens / (end - first)
 
     def selected_path(self) -> set[int]:
         """Nodes on the chosen candidate's path (highlighted in the tree)."""

@@ -1,5 +1,12 @@
 """The search tree: every step a node (left to right by depth), its score on it, kept and
-pruned branches coloured; a click on a node shows its text.
+pruned branches coloured; a click on a node shows the path to it, every step from the problem
+down to that one, and outlines that path.
+
+Labels stay readable: fitting a big tree (DVTS) in view never shrinks them below
+:data:`MIN_LABEL_FRACTION` of the text size (nor :data:`MIN_LABEL_PX`); the rest of the tree
+is a drag or a scroll away. Zoom is at hand: − and + buttons with the zoom level, Ctrl+wheel,
+Ctrl++ / Ctrl+− / Ctrl+0; zoomed out further than readable, the boxes keep their colours and
+tooltips but drop their labels.
 
 Beam search and DVTS branch: a kept beam's children continue its node. Best-of-N draws N
 independent chains. The layout is a plain tidy tree (leaves one below the other, a parent
@@ -11,8 +18,19 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping, Sequence
 
-from PySide6.QtCore import QRectF, Qt, QTimer
-from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen, QShowEvent, QWheelEvent
+from PySide6.QtCore import QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFontInfo,
+    QKeySequence,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QShortcut,
+    QShowEvent,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import (
     QGraphicsItem,
     QGraphicsPathItem,
@@ -23,8 +41,10 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QTextBrowser,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -37,6 +57,12 @@ ROOT = -1  # the problem itself, parent of every first step
 #: Coalesce tree rebuilds (a scene rebuild per 50 ms batch would be wasted work).
 REBUILD_MS = 200
 MAX_FIT_SCALE = 1.5
+#: Labels are never drawn smaller than this fraction of the text size, nor than MIN_LABEL_PX.
+MIN_LABEL_FRACTION = 0.8
+MIN_LABEL_PX = 9
+#: The zoom range the user can reach (below the readable scale, labels are dropped).
+MIN_ZOOM, MAX_ZOOM = 0.15, 4.0
+ZOOM_STEP = 1.25
 
 
 def tree_layout(
@@ -82,27 +108,48 @@ class NodeItem(QGraphicsRectItem):
 
 
 class _View(QGraphicsView):
+    zoomed = Signal()  # the scale changed
+
     def __init__(self, scene: QGraphicsScene) -> None:
         super().__init__(scene)
         self.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
         self.user_zoomed = False
 
+    def zoom_by(self, factor: float) -> None:
+        """Zoom around the middle of the view, within MIN_ZOOM..MAX_ZOOM (the user's zoom)."""
+        now = self.transform().m11()
+        factor = max(MIN_ZOOM / now, min(MAX_ZOOM / now, factor))
+        self.scale(factor, factor)
+        self.user_zoomed = True
+        self.zoomed.emit()
+
+    def set_scale(self, scale: float) -> None:
+        self.resetTransform()
+        self.scale(scale, scale)
+        self.zoomed.emit()
+
     def wheelEvent(self, event: QWheelEvent) -> None:
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
-            factor = 1.15 if event.angleDelta().y() > 0 else 1 / 1.15
-            self.scale(factor, factor)
-            self.user_zoomed = True
+            anchor = self.transformationAnchor()
+            self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+            self.zoom_by(1.15 if event.angleDelta().y() > 0 else 1 / 1.15)
+            self.setTransformationAnchor(anchor)
             event.accept()
             return
         super().wheelEvent(event)
 
 
 class SearchTreeView(QWidget):
+    view: _View
+
     def __init__(self, state: RunState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
         self.items: dict[int, NodeItem] = {}
+        #: Each node's own outline, to put back when it leaves the outlined path.
+        self._pens: dict[int, QPen] = {}
+        self.labels: list[QGraphicsSimpleTextItem] = []
         self.selected_node: int | None = None
         self._dirty = False
         layout = QVBoxLayout(self)
@@ -110,18 +157,55 @@ class SearchTreeView(QWidget):
         bar = QHBoxLayout()
         self.legend = QLabel(self._legend())
         self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         bar.addWidget(self.legend, 1)
-        self.fit_button = QPushButton("Fit")
-        self.fit_button.setToolTip("Fit the whole tree in view (Ctrl+wheel zooms).")
-        self.fit_button.clicked.connect(self.fit)
-        bar.addWidget(self.fit_button)
         layout.addLayout(bar)
+        zoom_bar = QHBoxLayout()
+        self.zoom_out_button = QToolButton()
+        self.zoom_out_button.setText("−")
+        self.zoom_out_button.setToolTip("Zoom out (Ctrl+−, or Ctrl+wheel down).")
+        self.zoom_out_button.clicked.connect(lambda: self.view.zoom_by(1 / ZOOM_STEP))
+        self.zoom_label = QLabel("100%")
+        self.zoom_label.setToolTip(
+            "Zoom level. Ctrl+wheel zooms where the pointer is; drag the tree to move around."
+        )
+        self.zoom_in_button = QToolButton()
+        self.zoom_in_button.setText("+")
+        self.zoom_in_button.setToolTip("Zoom in (Ctrl++, or Ctrl+wheel up).")
+        self.zoom_in_button.clicked.connect(lambda: self.view.zoom_by(ZOOM_STEP))
+        self.fit_button = QPushButton("Fit")
+        self.fit_button.setToolTip(
+            "Fit the tree in view (Ctrl+0), as small as its labels stay readable; a bigger "
+            "tree is then scrolled or dragged."
+        )
+        self.fit_button.clicked.connect(self.fit)
+        self.hint = QLabel("Ctrl+wheel zooms · drag to move")
+        self.hint.setToolTip("Click a node to see the path to it. Ctrl++, Ctrl+− and Ctrl+0 "
+                             "zoom in, out and fit.")
+        self.hint.setEnabled(False)  # greyed: a hint
+        self.hint.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        zoom_bar.addWidget(self.hint, 1)
+        for widget in (self.zoom_out_button, self.zoom_label, self.zoom_in_button,
+                       self.fit_button):
+            zoom_bar.addWidget(widget)
         split = QSplitter(Qt.Orientation.Horizontal)
         self.scene = QGraphicsScene(self)
         self.view = _View(self.scene)
+        self.view.zoomed.connect(self._on_zoomed)
+        for keys, action in (
+            (("Ctrl++", "Ctrl+="), lambda: self.view.zoom_by(ZOOM_STEP)),
+            (("Ctrl+-",), lambda: self.view.zoom_by(1 / ZOOM_STEP)),
+            (("Ctrl+0",), self.fit),
+        ):
+            for key in keys:
+                shortcut = QShortcut(QKeySequence(key), self)
+                shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+                shortcut.activated.connect(action)
         split.addWidget(self.view)
         self.details = QTextBrowser()
-        self.details.setPlaceholderText("Click a node to see its step.")
+        self.details.setPlaceholderText(
+            "Click a node to see the path to it: every step from the problem down to it."
+        )
         split.addWidget(self.details)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 1)
@@ -132,6 +216,7 @@ class SearchTreeView(QWidget):
         self.details.setMinimumWidth(theme.em(self, 8))
         self.view.setMinimumWidth(theme.em(self, 12))
         layout.addWidget(split, 1)
+        layout.addLayout(zoom_bar)
         self.scene.selectionChanged.connect(self._on_selection)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -153,6 +238,11 @@ class SearchTreeView(QWidget):
         )
 
     # ------------------------------------------------------------------ updates
+
+    def restyle(self) -> None:
+        """The theme changed: the legend and the tree in its colours."""
+        self.legend.setText(self._legend())
+        self.rebuild()
 
     def apply(self, changes: Changes) -> None:
         if changes.started:
@@ -181,6 +271,8 @@ class SearchTreeView(QWidget):
         self.scene.blockSignals(True)
         self.scene.clear()
         self.items = {}
+        self._pens = {}
+        self.labels = []
         self.scene.blockSignals(False)
         if not st.nodes:
             return
@@ -224,6 +316,7 @@ class SearchTreeView(QWidget):
         root.setToolTip(html.escape(st.problem))
         self.scene.addItem(root)
         label = QGraphicsSimpleTextItem("problem", root)
+        label.setBrush(self.palette().text())
         br = label.boundingRect()
         label.setPos(rx + box_w / 2 - root_w / 2 - br.width() / 2, ry - br.height() / 2)
 
@@ -258,25 +351,63 @@ class SearchTreeView(QWidget):
             label.setPos(x - br.width() / 2, y - br.height() / 2)
             self.scene.addItem(item)
             self.items[node.node] = item
+            self._pens[node.node] = pen
+            self.labels.append(label)
         self.scene.setSceneRect(self.scene.itemsBoundingRect().adjusted(-em, -em, em, em))
         if self.selected_node in self.items:
             self.scene.blockSignals(True)
             self.items[self.selected_node].setSelected(True)
             self.scene.blockSignals(False)
+        self._outline_path()
         if not self.view.user_zoomed:
             self.fit()
+        else:
+            self._on_zoomed()
+
+    # ------------------------------------------------------------------ zoom
+
+    def min_scale(self) -> float:
+        """The smallest scale at which node labels stay readable."""
+        pixels = QFontInfo(self.font()).pixelSize() or theme.em(self)
+        return max(MIN_LABEL_FRACTION, MIN_LABEL_PX / pixels)
 
     def fit(self) -> None:
+        """The whole tree in view, unless its labels would get too small: then the readable
+        scale, showing the chosen path (or the problem) first."""
         rect = self.scene.sceneRect()
         if rect.isEmpty():
             return
         self.view.resetTransform()
         self.view.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
-        # Small trees are enlarged a little for legibility, not blown up.
-        if self.view.transform().m11() > MAX_FIT_SCALE:
-            self.view.resetTransform()
-            self.view.scale(MAX_FIT_SCALE, MAX_FIT_SCALE)
+        scale = self.view.transform().m11()
+        # Small trees are enlarged a little for legibility, not blown up; big ones are not
+        # shrunk past readable.
+        scale = min(MAX_FIT_SCALE, max(self.min_scale(), scale))
+        self.view.set_scale(scale)
+        # Too big to fit: the problem at the left edge, the chosen answer's row in the middle.
+        seen = self.view.viewport().width() / scale
+        x = rect.center().x() if rect.width() <= seen else rect.left() + seen / 2
+        chosen = [n for n in self.state.selected_path() if n in self.items]
+        y = rect.center().y()
+        if chosen:
+            last = max(chosen, key=lambda n: self.state.nodes[n].index)
+            y = self.items[last].sceneBoundingRect().center().y()
+        self.view.centerOn(x, y)
         self.view.user_zoomed = False
+
+    def _on_zoomed(self) -> None:
+        scale = self.view.transform().m11()
+        readable = scale >= self.min_scale() - 1e-6
+        for label in self.labels:
+            if label.isVisible() != readable:
+                label.setVisible(readable)
+        self.zoom_label.setText(f"{round(scale * 100)}%")
+        self.zoom_out_button.setEnabled(scale > MIN_ZOOM + 1e-6)
+        self.zoom_in_button.setEnabled(scale < MAX_ZOOM - 1e-6)
+        self.zoom_label.setToolTip(
+            "Zoom level. Ctrl+wheel zooms where the pointer is; drag the tree to move around."
+            + ("" if readable else " Zoomed out this far, the scores are in the tooltips.")
+        )
 
     @staticmethod
     def _state(node: NodeInfo) -> str:
@@ -300,13 +431,45 @@ class SearchTreeView(QWidget):
         self.show_node(selected[0].node_id)
 
     def show_node(self, node_id: int) -> None:
+        """Show the path to the node: every step from the problem down to it, that one last
+        and marked, each with its score; outline the path in the tree."""
         node = self.state.nodes.get(node_id)
         if node is None:
             return
         self.selected_node = node_id
-        self.details.setHtml(
-            f"<p><b>Node {node.node}</b> (candidate #{node.candidate}, step {node.index + 1})"
-            f"<br>score <b>{theme.fmt_score(node.score)}</b> · {self._state(node)} · "
-            f"{node.tokens} tokens · ended by {html.escape(node.stop)}</p>"
-            f"<pre style='white-space: pre-wrap'>{html.escape(node.text.strip())}</pre>"
-        )
+        chain = self.state.chain(node_id)
+        steps = len(chain)
+        parts = [
+            f"<p><b>Path to node {node.node}</b>: {steps} step{'s' if steps != 1 else ''}, "
+            f"ending at step {node.index + 1} of candidate #{node.candidate}.</p>"
+        ]
+        highlight = theme.css(self.palette().highlight().color())
+        for step in chain:
+            last = step.node == node_id
+            head = (
+                f"<b>Step {step.index + 1}</b> · score <b>{theme.fmt_score(step.score)}</b> · "
+                f"node {step.node}, candidate #{step.candidate} · {self._state(step)} · "
+                f"{step.tokens} tokens · ended by {html.escape(step.stop)}"
+            )
+            if last:
+                head = f"<span style='color:{highlight}'>▶</span> {head} (this node)"
+            parts.append(
+                f"<p style='margin-bottom:0'>{head}</p>"
+                f"<pre style='white-space: pre-wrap; margin-top:2px'>"
+                f"{html.escape(step.text.strip())}</pre>"
+            )
+        self.details.setHtml("".join(parts))
+        self._outline_path()
+
+    def path_nodes(self) -> list[int]:
+        """The nodes on the path to the clicked node (none clicked: empty)."""
+        if self.selected_node is None:
+            return []
+        return [n.node for n in self.state.chain(self.selected_node)]
+
+    def _outline_path(self) -> None:
+        """The steps leading to the clicked node get the highlight outline."""
+        on_path = set(self.path_nodes())
+        pen = QPen(self.palette().highlight().color(), 3, Qt.PenStyle.DotLine)
+        for node_id, item in self.items.items():
+            item.setPen(pen if node_id in on_path else self._pens[node_id])
