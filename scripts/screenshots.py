@@ -1,12 +1,15 @@
-"""Screenshots of the real app for the README: a finished Best-of-N run and a beam-search tree.
+"""Screenshots of the real app for the README: a finished Best-of-N run (calculator verifier,
+answers marked right or wrong, the run history beside it), the same in the dark theme, and a
+beam-search tree.
 
     .venv/bin/python scripts/screenshots.py            # under Xvfb when available
     .venv/bin/python scripts/screenshots.py --offscreen --scale 2
 
 Runs the app on the starter model, exactly as a user would (example problem, Run, wait), and
-saves ``docs/screenshot-best-of-n.png`` and ``docs/screenshot-beam-tree.png`` by grabbing the
-window. Without a display it re-runs itself under ``xvfb-run`` (``apt-get install xvfb``); with
-``--offscreen`` it uses Qt's offscreen platform instead (same pixels, no X server).
+saves ``docs/screenshot-best-of-n.png``, ``docs/screenshot-dark.png`` and
+``docs/screenshot-beam-tree.png`` by grabbing the window. Without a display it re-runs itself
+under ``xvfb-run`` (``apt-get install xvfb``); with ``--offscreen`` it uses Qt's offscreen
+platform instead (same pixels, no X server).
 
 The app's settings are kept in a temporary folder, so the shots show the default layout and
 your own settings are left alone; models come from your models folder (``--models-dir``).
@@ -72,19 +75,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.scale != 1.0:
         os.environ["QT_SCALE_FACTOR"] = str(args.scale)
     # Default layout and no trace in the user's settings: a throwaway config folder.
-    os.environ["OUTTHINK_CONFIG_DIR"] = tempfile.mkdtemp(prefix="outthink-shots-")
     sys.path.insert(0, str(ROOT / "app"))
+    from outthink.config import load_settings as _load_user_settings
+
+    # Your models, read before the folders are switched (--models-dir overrides them).
+    models_dir = args.models_dir or str(_load_user_settings().models_path())
+    # Settings and run history in a throwaway folder: the shots show the default layout and
+    # only their own runs, and nothing of them is left in your folders.
+    shots_home = tempfile.mkdtemp(prefix="outthink-shots-")
+    os.environ["OUTTHINK_CONFIG_DIR"] = os.path.join(shots_home, "config")
+    os.environ["OUTTHINK_DATA_DIR"] = os.path.join(shots_home, "data")
 
     from PySide6.QtCore import QEventLoop, QTimer
 
-    from outthink.config import Settings, load_settings
+    from outthink.config import Settings
     from outthink.gui.app import create_app
     from outthink.gui.app_controller import AppController
     from outthink.gui.controls import select
     from outthink.search.strategies import strategy_names
 
     app = create_app([sys.argv[0]])
-    models_dir = args.models_dir or load_settings().models_dir
     controller = AppController(Settings(models_dir=models_dir))
     window = controller.window
     width, height = (int(v) for v in args.size.split("x"))
@@ -101,14 +111,15 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.01)
         return True
 
-    def run(strategy: str, n: int, width_m: int = 2) -> bool:
+    def run(strategy: str, n: int, width_m: int = 2, verifier: str = "self-certainty") -> bool:
         c = controller.controls
         select(c.strategy, strategy)
         controller.on_strategy_changed(strategy)
         c.n.setValue(n)
         c.beam_width.setValue(width_m)
         c.max_tokens.setValue(args.max_tokens)
-        select(c.verifier, "self-certainty")
+        select(c.verifier, verifier)
+        controller.on_verifier_picked()  # as a user's pick: the verifier's own aggregation
         loop = QEventLoop()
         controller.runs.run_ended.connect(loop.quit)
         QTimer.singleShot(int(args.timeout * 1000), loop.quit)
@@ -141,15 +152,22 @@ def main(argv: list[str] | None = None) -> int:
 
     examples = window.controls.examples_model.examples
     example = next((e for e in examples if e["id"] == args.problem), examples[0])
+    # As picking the example does: its reference answer grades every candidate.
+    window.controls.set_reference(example["problem"], example["answer"])
     window.controls.problem.setPlainText(example["problem"])
-    window.controls.reference.setText(f"Reference answer: <b>{example['answer']}</b>")
     if not wait(lambda: controller.runs.warmed, 300):
         log.warning("The background warm-up is still going; running anyway")
 
-    ok = run("best-of-n", args.n)
+    ok = run("best-of-n", args.n, verifier="calculator")
     if ok:
         window.tabs.setCurrentWidget(window.candidates)
+        window.history_action.setChecked(True)
+        wait(lambda: window.history.view.model().rowCount() > 0, 10)
         shot("screenshot-best-of-n.png")
+        controller.appearance.set_mode("dark")
+        shot("screenshot-dark.png")
+        controller.appearance.set_mode("light")
+        window.history_action.setChecked(False)
     if "beam" not in strategy_names():
         log.error("Beam search is not in the strategy registry: no tree screenshot")
         ok = False
@@ -166,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         ok = False
     controller.shutdown()
     window.close()
+    shutil.rmtree(shots_home, ignore_errors=True)
     return 0 if ok else 1
 
 
