@@ -160,16 +160,20 @@ def _heartbeat(qtbot: Any) -> tuple[list[float], Any]:
     return gaps, timer
 
 
-def test_a_runaway_chat_template_fails_the_run_and_never_freezes_the_window(
-    app: Any, qtbot: Any, tmp_path: Path
-) -> None:
-    import time
-
+def _choose_spinning_template(app: Any, qtbot: Any, tmp_path: Path) -> None:
     model = write_tiny_model(tmp_path / "spin.gguf", chat_template=SPIN)
     app.browse_policy(str(model))
     app.controls.problem.setPlainText("What is 2 + 3?")
     app.controls.max_tokens.setValue(16)
     qtbot.waitUntil(lambda: app.runs.warmed, timeout=120_000)
+
+
+def test_a_runaway_chat_template_fails_the_run_and_never_freezes_the_window(
+    app: Any, qtbot: Any, tmp_path: Path
+) -> None:
+    import time
+
+    _choose_spinning_template(app, qtbot, tmp_path)
     gaps, timer = _heartbeat(qtbot)
     t0 = time.perf_counter()
     assert _run_and_wait(app, qtbot, timeout=30_000) == "failed"
@@ -186,11 +190,7 @@ def test_stop_ends_a_runaway_chat_template_at_once(
 ) -> None:
     import time
 
-    model = write_tiny_model(tmp_path / "spin.gguf", chat_template=SPIN)
-    app.browse_policy(str(model))
-    app.controls.problem.setPlainText("What is 2 + 3?")
-    app.controls.max_tokens.setValue(16)
-    qtbot.waitUntil(lambda: app.runs.warmed, timeout=120_000)
+    _choose_spinning_template(app, qtbot, tmp_path)
     assert app.start_run()
     qtbot.waitUntil(lambda: "Running" in app.window.statusBar().currentMessage(),
                     timeout=20_000)

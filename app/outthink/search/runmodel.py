@@ -197,7 +197,7 @@ class RunModel:
         step's score is in the stream, so nothing is generated or scored again. Returns each
         finished candidate's new aggregate and the new selection (None: nothing finished).
         Slow (answers are compared with math-verify): not on a GUI thread."""
-        from outthink.search.selection import Scored, aggregate, select
+        from outthink.search.selection import Scored, aggregate, announce_selection
 
         aggregates: dict[int, float] = {}
         scored = []
@@ -212,14 +212,8 @@ class RunModel:
             scored.append(Scored(cid, cand.answer, value))
         if not scored:
             return aggregates, None
-        sel = select(scored, rule)
-        return aggregates, AnswerSelected(
-            candidate=sel.candidate,
-            answer=sel.answer,
-            rule=sel.rule,
-            votes=sel.votes,
-            group_scores=sel.group_scores,
-            reason=f"Ranked again with {rule} selection and {agg} aggregation: {sel.reason}",
+        return aggregates, announce_selection(
+            scored, rule, preface=f"Ranked again with {rule} selection and {agg} aggregation: "
         )
 
     def chosen_correct(self) -> bool | None:

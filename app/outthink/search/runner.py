@@ -26,7 +26,7 @@ from outthink.generation import CancelToken, StepGenerator
 from outthink.prompts import Prompt, PromptFormat, build_prompt
 from outthink.search.config import SearchConfig
 from outthink.search.context import SearchContext
-from outthink.search.selection import Scored, select
+from outthink.search.selection import Scored, announce_selection
 from outthink.search.strategies import get_strategy
 from outthink.verifiers.base import Verifier, VerifierSession
 
@@ -110,17 +110,13 @@ def _select_finished(
     finished: list[CandidateFinished], cfg: SearchConfig, informative: bool
 ) -> AnswerSelected:
     """After a Stop: the answer among the candidates that had completed, by the run's rule."""
-    rule = cfg.select if informative or cfg.select == "majority" else "majority"
-    sel = select([Scored(f.candidate, f.answer, f.score) for f in finished], rule)
     count = len(finished)
     among = "the one candidate" if count == 1 else f"the {count} candidates"
-    return AnswerSelected(
-        candidate=sel.candidate,
-        answer=sel.answer,
-        rule=sel.rule,
-        votes=sel.votes,
-        group_scores=sel.group_scores,
-        reason=f"Stopped early: chosen among {among} that had finished. {sel.reason}".strip(),
+    return announce_selection(
+        [Scored(f.candidate, f.answer, f.score) for f in finished],
+        cfg.select,
+        informative=informative,
+        preface=f"Stopped early: chosen among {among} that had finished. ",
     )
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from outthink.answers import group_answers
 from outthink.errors import ConfigError
+from outthink.events import AnswerSelected
 
 __all__ = [
     "AGGREGATIONS",
@@ -221,3 +222,24 @@ def select(candidates: Sequence[Scored], rule: str, *, timeout: float = 2.0) -> 
 
 def _close(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+
+
+def announce_selection(
+    scored: Sequence[Scored], rule: str, *, informative: bool = True, preface: str = ""
+) -> AnswerSelected:
+    """The ``AnswerSelected`` event for ``scored`` under ``rule``. A verifier whose scores say
+    nothing (``informative`` False) turns every rule but majority into majority, and the
+    reason says so; ``preface`` starts the reason (e.g. why the run ranked only some)."""
+    used = rule if informative or rule == "majority" else "majority"
+    sel = select(scored, used)
+    reason = sel.reason
+    if used != rule:
+        reason = f"{reason} (the verifier gives no scores, so {rule} became majority)"
+    return AnswerSelected(
+        candidate=sel.candidate,
+        answer=sel.answer,
+        rule=sel.rule,
+        votes=sel.votes,
+        group_scores=sel.group_scores,
+        reason=f"{preface}{reason}",
+    )

@@ -10,7 +10,7 @@ from collections.abc import Generator, Iterator
 from outthink.events import AnswerSelected, CandidateFinished, Event
 from outthink.search.config import SearchConfig
 from outthink.search.context import Candidate, SearchContext, finish_reason
-from outthink.search.selection import Scored, select
+from outthink.search.selection import Scored, announce_selection
 from outthink.search.strategies import StrategySpec, register
 
 
@@ -51,20 +51,8 @@ def complete_solutions(
 
 
 def selection_event(cands: list[Candidate], cfg: SearchConfig, informative: bool) -> AnswerSelected:
-    rule = cfg.select if informative or cfg.select == "majority" else "majority"
     scored = [Scored(c.id, c.answer, c.score(cfg.agg) if c.scores else None) for c in cands]
-    sel = select(scored, rule)
-    reason = sel.reason
-    if rule != cfg.select:
-        reason = f"{reason} (the verifier gives no scores, so {cfg.select} became majority)"
-    return AnswerSelected(
-        candidate=sel.candidate,
-        answer=sel.answer,
-        rule=sel.rule,
-        votes=sel.votes,
-        group_scores=sel.group_scores,
-        reason=reason,
-    )
+    return announce_selection(scored, cfg.select, informative=informative)
 
 
 def run(ctx: SearchContext, cfg: SearchConfig) -> Iterator[Event]:
