@@ -55,6 +55,7 @@ class AppController(QObject):
         self.models = ModelsController(self.settings, self)
         self.window = MainWindow(self.runs.state, options.load_examples())
         self.controls = self.window.controls
+        self.window.benchmark.set_settings(self.settings)
         self._connect()
         self.controls.set_strategies(options.strategy_choices())
         self.refresh_models()
@@ -434,6 +435,7 @@ class AppController(QObject):
                 self.report_error(exc.message, exc.hint)
             except OSError as exc:
                 self.report_error(f"Could not save the settings: {exc}.", "Check the folder.")
+            self.window.benchmark.set_settings(self.settings)
             self.refresh_models()
 
         dialog.accepted.connect(accepted)

@@ -19,6 +19,7 @@ already on disk, and Run with the same settings resumes.
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -122,15 +123,28 @@ class ReportDone:
 SolverFactory = Callable[[BenchRequest], Solver]
 
 
-def load_model_solver(req: BenchRequest) -> Solver:
-    from outthink.bench.runner import load_solver
+class ModelLoader:
+    """The default solver factory: loads the models a request names, with the request's
+    settings (models folder, threads, GPU layers)."""
 
-    return load_solver(
-        policy=req.policy,
-        verifier=req.verifier,
-        verifier_model=req.verifier_model,
-        settings=req.settings,
-    )
+    def policy_label(self, req: BenchRequest) -> str:
+        """How the policy is named in the results folder, found without loading it."""
+        from outthink.resolve import resolve_policy
+
+        return resolve_policy(req.policy, req.settings).label
+
+    def __call__(self, req: BenchRequest) -> Solver:
+        from outthink.bench.runner import load_solver
+
+        return load_solver(
+            policy=req.policy,
+            verifier=req.verifier,
+            verifier_model=req.verifier_model,
+            settings=req.settings,
+        )
+
+
+load_model_solver = ModelLoader()
 
 
 def bench_job(
@@ -145,22 +159,31 @@ def bench_job(
     from outthink.bench.recommend import update_from_results
     from outthink.bench.report import write_report
     from outthink.bench.runner import check_out_dir, run_bench, verifier_id
+    from outthink.errors import ConfigError
 
     yield Status("Loading the problem set…")
     problem_set = load_problem_set(resolve_source(req.problems))
     problems, info = problem_set.choose(
         subject=req.subject, level=req.level, limit=req.limit, sample_seed=req.sample_seed
     )
+    # A folder holding another benchmark's results is refused before the models load (which
+    # takes a while), as the command line does: the policy is named without loading it.
+    label = getattr(make_solver, "policy_label", None)
+    spec = replace(
+        req.spec,
+        policy=label(req) if label is not None else (req.policy or "starter"),
+        verifier=verifier_id(req.verifier, req.verifier_model),
+    )
+    try:
+        check_out_dir(req.out_dir, spec, info)
+    except ConfigError as exc:  # its hint names the command line's --out
+        raise ConfigError(
+            exc.message,
+            hint="Choose another results folder, or repeat that benchmark's settings to resume.",
+        ) from None
     yield Status("Loading the models…")
     solver = make_solver(req)
     try:
-        policy_id = getattr(solver, "policy_id", "") or (req.policy or "starter")
-        spec = replace(
-            req.spec,
-            policy=policy_id,
-            verifier=verifier_id(req.verifier, req.verifier_model),
-        )
-        check_out_dir(req.out_dir, spec, info)
         yield Status("Running…")
         finished: BenchFinished | None = None
         for ev in run_bench(problems, spec, req.out_dir, solver=solver, cancel=cancel,
@@ -646,6 +669,12 @@ class BenchmarkTab(QWidget):
 
     # ------------------------------------------------------------------ actions
 
+    def set_settings(self, settings: Settings) -> None:
+        """The user's settings (models folder, threads, GPU layers), used by the next Run; the
+        suggested results folder follows a changed data folder."""
+        self.settings = settings
+        self._suggest_out_dir()
+
     def set_models(
         self, policy: str | None, verifier: str, verifier_model: str | None = None
     ) -> None:
@@ -683,7 +712,8 @@ class BenchmarkTab(QWidget):
             problems=self.problem_set.currentText().strip(),
             spec=spec,
             out_dir=Path(out).expanduser(),
-            settings=self.settings,
+            # A copy: the worker reads it while the GUI keeps saving its own state into it.
+            settings=copy.deepcopy(self.settings),
             policy=self.policy.text().strip() or None,
             verifier=self.verifier.currentData() or "self-certainty",
             verifier_model=self.verifier_model.text().strip() or None,
