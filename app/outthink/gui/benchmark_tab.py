@@ -74,9 +74,11 @@ from outthink.config import Settings, data_dir
 from outthink.errors import OutthinkError, describe
 from outthink.generation import CancelToken
 from outthink.gui import theme
+from outthink.gui.controls import WheelGuard
+from outthink.gui.options import TOOLTIPS
 from outthink.gui.workers import GeneratorWorker, Status, engine_pool
 from outthink.search.config import SearchConfig
-from outthink.search.selection import SELECTION_RULES
+from outthink.search.selection import AGGREGATIONS, SELECTION_RULES
 from outthink.search.strategies import strategy_names
 
 log = logging.getLogger(__name__)
@@ -545,6 +547,12 @@ class BenchmarkTab(QWidget):
         self.verifier.setCurrentIndex(max(0, self.verifier.findData("self-certainty")))
         self.verifier_model = QLineEdit()
         self.verifier_model.setPlaceholderText("only for model-based verifiers")
+        self.agg = QComboBox()
+        self.agg.addItems(list(AGGREGATIONS))
+        self.agg.setToolTip(
+            TOOLTIPS["agg"] + " Picking a verifier sets the aggregation its scores suit."
+        )
+        self._set_verifier_aggregation()
         self.max_tokens = QSpinBox()
         self.max_tokens.setRange(16, 8192)
         self.max_tokens.setValue(384)
@@ -583,6 +591,10 @@ class BenchmarkTab(QWidget):
         verifier_row.addWidget(self.verifier)
         verifier_row.addWidget(self.verifier_model, 1)
         form.addRow("Verifier", verifier_row)
+        agg_row = QHBoxLayout()
+        agg_row.addWidget(self.agg)
+        agg_row.addStretch(1)
+        form.addRow("Aggregation", agg_row)
         sampling = QHBoxLayout()
         sampling.addWidget(QLabel("Max tokens"))
         sampling.addWidget(self.max_tokens)
@@ -599,6 +611,13 @@ class BenchmarkTab(QWidget):
         form.addRow("", self.reference)
         settings_box = QGroupBox("Benchmark")
         settings_box.setLayout(form)
+        # The wheel changes only a control the user clicked or tabbed into, as in the Solve
+        # panel: turning it over the form must not change the experiment.
+        self._wheel_guard = WheelGuard(self)
+        for widget in settings_box.findChildren(QWidget):
+            if isinstance(widget, QComboBox | QSpinBox | QDoubleSpinBox):
+                widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+                widget.installEventFilter(self._wheel_guard)
 
         self.run_button = QPushButton("Run")
         self.run_button.setDefault(True)
@@ -653,6 +672,8 @@ class BenchmarkTab(QWidget):
         self.browse_out.clicked.connect(self._browse_out)
         self.problem_set.currentTextChanged.connect(self._suggest_out_dir)
         self.verifier.currentTextChanged.connect(self._suggest_out_dir)
+        self.verifier.activated.connect(lambda _i: self._set_verifier_aggregation())
+        self.agg.currentTextChanged.connect(self._suggest_out_dir)
         self.reference.toggled.connect(
             lambda on: self.controller.set_reference("auto" if on else None)
         )
@@ -678,11 +699,13 @@ class BenchmarkTab(QWidget):
     def set_models(
         self, policy: str | None, verifier: str, verifier_model: str | None = None
     ) -> None:
-        """Pre-fill the models (the main window passes its current choice)."""
+        """Pre-fill the models (the main window passes its current choice). A verifier that
+        changes brings its aggregation; the same verifier keeps the one the user chose."""
         self.policy.setText(policy or "")
         index = self.verifier.findData(verifier)
-        if index >= 0:
+        if index >= 0 and index != self.verifier.currentIndex():
             self.verifier.setCurrentIndex(index)
+            self._set_verifier_aggregation()
         self.verifier_model.setText(verifier_model or "")
 
     def request(self) -> BenchRequest:
@@ -703,6 +726,7 @@ class BenchmarkTab(QWidget):
             max_tokens=self.max_tokens.value(),
             temperature=self.temperature.value(),
             seed=self.seed.value(),
+            agg=self.agg.currentText(),
         )
         spec = BenchSpec(strategies, budgets, selections or ("weighted",), search).validate()
         out = self.out_dir.text().strip()
@@ -780,14 +804,30 @@ class BenchmarkTab(QWidget):
     def _default_root(self) -> Path:
         return data_dir() / "benchmarks"
 
+    def _verifier_aggregation(self) -> str:
+        import outthink.verifiers as verifiers
+
+        spec = verifiers.VERIFIERS.get(str(self.verifier.currentData() or ""))
+        return spec.aggregation if spec is not None else ""
+
+    def _set_verifier_aggregation(self) -> None:
+        """The aggregation the chosen verifier's scores suit (calculator: min, since one false
+        equation sinks a solution), as picking a verifier in the Solve panel does."""
+        agg = self._verifier_aggregation()
+        if agg and self.agg.findText(agg) >= 0:
+            self.agg.setCurrentText(agg)
+
     def _suggest_out_dir(self, *_: object) -> None:
-        # One folder per problem set and verifier: running again resumes there.
+        # One folder per problem set and verifier (and aggregation, when it is not the
+        # verifier's own): running again resumes there.
         if self._out_dir_edited:
             return
         name = Path(self.problem_set.currentText().strip() or "problems").stem
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
         verifier = self.verifier.currentData() or "verifier"
-        self.out_dir.setText(str(self._default_root() / f"{safe}-{verifier}"))
+        agg = self.agg.currentText()
+        suffix = f"-{agg}" if agg and agg != self._verifier_aggregation() else ""
+        self.out_dir.setText(str(self._default_root() / f"{safe}-{verifier}{suffix}"))
 
     def _browse_problems(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
