@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import (
     QImage,
     QPainter,
@@ -76,7 +76,7 @@ from outthink.generation import CancelToken
 from outthink.gui import theme
 from outthink.gui.controls import WheelGuard
 from outthink.gui.options import TOOLTIPS
-from outthink.gui.workers import GeneratorWorker, Status, engine_pool
+from outthink.gui.workers import FunctionWorker, GeneratorWorker, Status, engine_pool
 from outthink.search.config import SearchConfig
 from outthink.search.selection import AGGREGATIONS, SELECTION_RULES
 from outthink.search.strategies import strategy_names
@@ -235,7 +235,8 @@ class BenchmarkController(QObject):
         self._records: dict[tuple[str, str, int, str], dict[str, Any]] = {}
         self._title = ""
         self._reference: str | None = None
-        self._benchmark: str | None = None
+        #: the results folder's description of its problem set (config.json's "problems")
+        self._problems: dict[str, Any] = {}
         self._outcome = "failed"
         self.rows: tuple[SummaryRow, ...] = ()
         self.plot: PlotData | None = None
@@ -298,7 +299,7 @@ class BenchmarkController(QObject):
         problems = (config or {}).get("problems") or {}
         verifier = (config or {}).get("verifier", "?")
         self._title = f"{problems.get('name', self.out_dir.name)} · {verifier} verifier"
-        self._benchmark = problems.get("benchmark")
+        self._problems = dict(problems)
         self.refresh()
         self.status.emit(f"{len(self._records)} results from {self.out_dir}")
         return len(self._records)
@@ -314,25 +315,18 @@ class BenchmarkController(QObject):
 
         self._records = {record_key(r): r for r in read_results(out_dir)}
         config = read_config(out_dir) or {}
-        self._benchmark = (config.get("problems") or {}).get("benchmark")
+        self._problems = dict(config.get("problems") or {})
 
     def refresh(self) -> None:
         """Recompute summary rows and plot data from the results seen so far."""
-        from outthink.bench.report import resolve_reference
-
         self.rows = tuple(summarize_results(self._records.values()))
-        config = {"problems": {"benchmark": self._benchmark}}
-        try:
-            reference = resolve_reference(self._reference, config)
-        except OutthinkError:
-            reference = None
         problems = max((r.problems for r in self.rows), default=0)
         self.plot = plot_data(
             self.rows,
             title="Accuracy vs compute with test-time search",
             subtitle=f"{self._title} ({problems} problems so far)" if self._title else "",
-            reference=reference,
-            problem_benchmark=self._benchmark,
+            reference=self._reference,
+            problems=self._problems,
         )
         self.rows_changed.emit(self.rows)
         self.plot_changed.emit(self.plot)
@@ -341,7 +335,7 @@ class BenchmarkController(QObject):
         if isinstance(ev, Status):
             self.status.emit(ev.text)
         elif isinstance(ev, BenchStarted):
-            self._benchmark = (ev.config.get("problems") or {}).get("benchmark")
+            self._problems = dict(ev.config.get("problems") or {})
             self.status.emit(
                 f"{ev.pending} of {ev.total} runs to do ({ev.total - ev.pending} already done)"
             )
@@ -392,14 +386,52 @@ class BenchmarkController(QObject):
 # Views
 
 
+_RENDER_POOL: QThreadPool | None = None
+
+
+def render_pool() -> QThreadPool:
+    """The thread that renders plots: matplotlib off the GUI thread, one figure at a time."""
+    global _RENDER_POOL
+    if _RENDER_POOL is None:
+        _RENDER_POOL = QThreadPool()
+        _RENDER_POOL.setMaxThreadCount(1)
+        _RENDER_POOL.setObjectName("outthink-plot")
+    return _RENDER_POOL
+
+
+def render_image(
+    data: PlotData, width_in: float, height_in: float, dpi: int, ratio: float
+) -> tuple[QImage, Any]:
+    """The plot as a QImage (and its Figure): runs on :func:`render_pool`'s thread."""
+    fig = render_figure(data, width_in=width_in, height_in=height_in, dpi=dpi)
+    fig.canvas.draw()
+    w, h = fig.canvas.get_width_height(physical=True)
+    buf = fig.canvas.buffer_rgba()
+    image = QImage(bytes(buf), w, h, QImage.Format.Format_RGBA8888).copy()
+    image.setDevicePixelRatio(ratio)
+    return image, fig
+
+
 class AccuracyPlot(QWidget):
-    """Paints :func:`outthink.bench.report.render_figure` of the current plot data."""
+    """Paints :func:`outthink.bench.report.render_figure` of the current plot data, rendered at
+    the widget's size (the layout is measured there, so nothing overlaps or is cut off);
+    below :data:`SMALLEST` it is rendered at that size and scaled down to fit. Rendering
+    (0.05-0.3 s) runs on :func:`render_pool`'s thread; the last image stays until the next is
+    ready, and data that arrives meanwhile is rendered right after."""
+
+    #: The smallest figure rendered, in device-independent pixels (width, height).
+    SMALLEST = (400, 300)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.data: PlotData | None = None
         self.image: QImage | None = None
+        #: the matplotlib Figure behind ``image``
+        self.figure: Any = None
         self.renders = 0
+        #: a render is running; ``_again``: render once more when it ends (newer data or size)
+        self.rendering = False
+        self._again = False
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(theme.em(self, 24), theme.em(self, 14))
         self._resize_timer = QTimer(self)
@@ -416,26 +448,38 @@ class AccuracyPlot(QWidget):
 
     def _render(self) -> None:
         if self.data is None:
-            self.image = None
+            self.image = self.figure = None
             self.update()
             return
+        if self.rendering:
+            self._again = True
+            return
         ratio = self.devicePixelRatioF()
-        dpi = 96 * ratio
-        width_in = max(4.0, self.width() * ratio / dpi)
-        height_in = max(3.0, self.height() * ratio / dpi)
-        # Legends right of the axes need width; a narrow plot puts them underneath.
-        legends = "right" if self.width() >= 1.7 * self.height() else "below"
-        fig = render_figure(
-            self.data, width_in=width_in, height_in=height_in, dpi=round(dpi), legends=legends
-        )
-        fig.canvas.draw()
-        w, h = fig.canvas.get_width_height(physical=True)
-        buf = fig.canvas.buffer_rgba()
-        image = QImage(bytes(buf), w, h, QImage.Format.Format_RGBA8888).copy()
-        image.setDevicePixelRatio(ratio)
-        self.image = image
+        dpi = round(96 * ratio)
+        width_in = max(self.SMALLEST[0], self.width()) * ratio / dpi
+        height_in = max(self.SMALLEST[1], self.height()) * ratio / dpi
+        worker = FunctionWorker(render_image, self.data, width_in, height_in, dpi, ratio)
+        worker.signals.returned.connect(self._rendered)
+        worker.signals.errored.connect(self._render_failed)
+        worker.signals.finished.connect(self._render_ended)
+        self.rendering = True
+        worker.start(render_pool())
+
+    def _rendered(self, result: object) -> None:
+        if self.data is None or not isinstance(result, tuple):
+            return
+        self.image, self.figure = result
         self.renders += 1
         self.update()
+
+    def _render_failed(self, exc: object) -> None:
+        log.error("Could not draw the plot", exc_info=exc if isinstance(exc, Exception) else None)
+
+    def _render_ended(self) -> None:
+        self.rendering = False
+        if self._again:
+            self._again = False
+            self._render()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
@@ -446,7 +490,13 @@ class AccuracyPlot(QWidget):
         painter = QPainter(self)
         painter.fillRect(self.rect(), self.palette().base())
         if self.image is not None:
-            painter.drawImage(0, 0, self.image)
+            size = self.image.deviceIndependentSize()
+            if size.width() <= self.width() and size.height() <= self.height():
+                painter.drawImage(0, 0, self.image)
+            else:  # smaller than the smallest figure: scaled down, nothing cut off
+                painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+                box = size.scaled(self.size().toSizeF(), Qt.AspectRatioMode.KeepAspectRatio)
+                painter.drawImage(QRectF(QPointF(0, 0), box), self.image)
         else:
             painter.drawText(
                 self.rect(), Qt.AlignmentFlag.AlignCenter,
@@ -565,8 +615,13 @@ class BenchmarkTab(QWidget):
         self.reference = QCheckBox("Reference lines: large models' reported scores")
         self.reference.setToolTip(
             "Liu et al. 2025 (arXiv 2502.06703), drawn grey and labelled 'reported'; measured "
-            "on MATH-500/AIME24, not on this machine."
+            "on MATH-500 and AIME24, not on this machine, so drawn only over those problem "
+            "sets (math500, aime24) with no subject or level filter."
         )
+        self.reference_note = QLabel("")
+        self.reference_note.setWordWrap(True)
+        self.reference_note.setEnabled(False)
+        self.reference_note.hide()
         self.out_dir = QLineEdit()
         self.browse_out = QPushButton("Folder…")
 
@@ -609,6 +664,7 @@ class BenchmarkTab(QWidget):
         out_row.addWidget(self.browse_out)
         form.addRow("Results folder", out_row)
         form.addRow("", self.reference)
+        form.addRow("", self.reference_note)
         settings_box = QGroupBox("Benchmark")
         settings_box.setLayout(form)
         # The wheel changes only a control the user clicked or tabbed into, as in the Solve
@@ -683,6 +739,7 @@ class BenchmarkTab(QWidget):
         c.progress.connect(self._on_progress)
         c.rows_changed.connect(self._fill_table)
         c.plot_changed.connect(self.plot.set_data)
+        c.plot_changed.connect(self._show_reference_note)
         c.failed.connect(self._show_error)
         self._out_dir_edited = False
         self.out_dir.textEdited.connect(lambda _t: setattr(self, "_out_dir_edited", True))
@@ -796,6 +853,11 @@ class BenchmarkTab(QWidget):
         self.table_model.removeRows(0, self.table_model.rowCount())
         for r in rows:
             self.table_model.appendRow(_row_items(r))
+
+    def _show_reference_note(self, data: PlotData | None) -> None:
+        note = data.reference_skipped if data is not None else ""
+        self.reference_note.setText(note)
+        self.reference_note.setVisible(bool(note))
 
     def _show_error(self, message: str, hint: str) -> None:
         self.error.setText(f"<b>{message}</b>" + (f"<br>{hint}" if hint else ""))
