@@ -74,6 +74,7 @@ from outthink.config import Settings, data_dir
 from outthink.errors import OutthinkError, describe
 from outthink.generation import CancelToken
 from outthink.gui import theme
+from outthink.gui.bench_problems import ProblemsDialog
 from outthink.gui.controls import WheelGuard
 from outthink.gui.options import TOOLTIPS
 from outthink.gui.workers import FunctionWorker, GeneratorWorker, Status, engine_pool
@@ -372,7 +373,8 @@ class BenchmarkController(QObject):
         self.finished.emit(self._outcome)
 
     def shutdown(self, timeout_s: float = 10.0) -> None:
-        """Stop a running benchmark and wait for its thread (window closing)."""
+        """Stop a running benchmark and wait for its thread, and for a plot being drawn
+        (window closing)."""
         self.stop()
         deadline = time.monotonic() + timeout_s
         while self.busy and time.monotonic() < deadline:
@@ -380,6 +382,7 @@ class BenchmarkController(QObject):
 
             QCoreApplication.processEvents()
             time.sleep(0.01)
+        render_pool().waitForDone(max(0, round((deadline - time.monotonic()) * 1000)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -680,10 +683,16 @@ class BenchmarkTab(QWidget):
         self.stop_button = QPushButton("Stop")
         self.stop_button.setEnabled(False)
         self.open_button = QPushButton("Open results…")
+        self.problems_button = QPushButton("Problems…")
+        self.problems_button.setEnabled(False)
+        self.problems_button.setToolTip(
+            "Which problems the selected row got right and wrong (or double-click the row)."
+        )
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.stop_button)
         buttons.addStretch(1)
+        buttons.addWidget(self.problems_button)
         buttons.addWidget(self.open_button)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
@@ -702,6 +711,11 @@ class BenchmarkTab(QWidget):
         self.table.setModel(self.table_model)
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QTableView.SelectionMode.SingleSelection)
+        self.table.setToolTip("Double-click a row to see which problems it got right and wrong.")
+        self.problems_dialog: ProblemsDialog | None = None
+        self._shown_rows: tuple[SummaryRow, ...] = ()  # the table's rows, in order
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -724,6 +738,12 @@ class BenchmarkTab(QWidget):
         self.run_button.clicked.connect(self.start)
         self.stop_button.clicked.connect(self.controller.stop)
         self.open_button.clicked.connect(lambda: self.open_results())
+        self.problems_button.clicked.connect(lambda: self.show_problems())
+        # Double-click, or Enter, on a row (a configuration): its problems, right and wrong.
+        self.table.activated.connect(lambda index: self.show_problems(index.row()))
+        self.table.selectionModel().selectionChanged.connect(
+            lambda *_: self.problems_button.setEnabled(self._selected_row() is not None)
+        )
         self.browse_problems.clicked.connect(self._browse_problems)
         self.browse_out.clicked.connect(self._browse_out)
         self.problem_set.currentTextChanged.connect(self._suggest_out_dir)
@@ -815,6 +835,30 @@ class BenchmarkTab(QWidget):
         self.progress.setValue(0)
         return self.controller.start(req)
 
+    def show_problems(self, row: int | None = None) -> ProblemsDialog | None:
+        """Open the problems of the configuration in table row ``row`` (default: the selected
+        row): each problem with the answer it chose, right or wrong."""
+        if row is None:
+            row = self._selected_row()
+        rows = self.controller.rows
+        if row is None or not 0 <= row < len(rows):
+            return None
+        dialog = ProblemsDialog(
+            rows[row],
+            self.controller.records,
+            self.controller.out_dir,
+            running=self.controller.busy,
+            parent=self,
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        self.problems_dialog = dialog
+        return dialog
+
+    def _selected_row(self) -> int | None:
+        rows = self.table.selectionModel().selectedRows()
+        return rows[0].row() if rows else None
+
     def open_results(self, path: str | Path | None = None) -> int:
         if path is None:
             chosen = QFileDialog.getExistingDirectory(
@@ -850,9 +894,20 @@ class BenchmarkTab(QWidget):
         self.status.setText(f"{rate} · ETA {format_duration(p.eta_s)}{now}")
 
     def _fill_table(self, rows: Sequence[SummaryRow]) -> None:
+        # The selected configuration stays selected as rows come and go during a run.
+        selected = self._selected_row()
+        key = None
+        if selected is not None and selected < len(self._shown_rows):
+            r = self._shown_rows[selected]
+            key = (r.strategy, r.selection, r.budget)
         self.table_model.removeRows(0, self.table_model.rowCount())
         for r in rows:
             self.table_model.appendRow(_row_items(r))
+        self._shown_rows = tuple(rows)
+        for i, r in enumerate(rows):
+            if (r.strategy, r.selection, r.budget) == key:
+                self.table.selectRow(i)
+        self.problems_button.setEnabled(self._selected_row() is not None)
 
     def _show_reference_note(self, data: PlotData | None) -> None:
         note = data.reference_skipped if data is not None else ""
