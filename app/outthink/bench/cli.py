@@ -136,7 +136,8 @@ def add_bench_parser(sub: Any) -> argparse.ArgumentParser:
         default=None,
         metavar="BENCHMARK",
         help="draw large models' reported scores (Liu et al. 2025) as labelled reference "
-        "lines: auto (the problem set's benchmark, else MATH-500), MATH-500 or AIME24",
+        "lines: auto (the problem set's own benchmark), MATH-500 or AIME24; drawn only over "
+        "that benchmark's problems (math500, aime24) with no --subject or --level filter",
     )
     b.add_argument(
         "--objective",
@@ -243,6 +244,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         solver.close()
 
     report = write_report(out, reference=args.reference_lines)
+    if report.plot.reference_skipped:
+        print(report.plot.reference_skipped, file=sys.stderr)
     _print_table(report.rows)
     print(f"\nResults: {out / 'results.jsonl'}")
     print(f"Summary: {report.csv_path}")

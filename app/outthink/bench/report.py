@@ -9,7 +9,8 @@ selection rule, with the Wilson interval as a band; greedy (no search) is a dash
 baseline; best-of-n's pass@k is a dotted line labelled as an oracle. Optional horizontal lines
 show large models' scores *reported* in Liu et al. 2025 (arXiv 2502.06703): grey, dotted,
 labelled "reported (Liu et al. 2025)" and listed in a legend of their own, so they are never
-mistaken for (or mixed with) measured values.
+mistaken for (or mixed with) measured values. They are drawn only over the benchmark they were
+measured on (MATH-500 or AIME24, all subjects and levels), never over another problem set.
 
 :func:`plot_data` decides what to draw (pure, testable); :func:`render_figure` draws it with
 matplotlib's object API on the Agg canvas (no pyplot, so the GUI's Qt backend is untouched);
@@ -35,9 +36,13 @@ __all__ = [
     "ACCURACY_PLOT",
     "CITATION",
     "CSV_COLUMNS",
+    "MEASURED_LEGEND_GID",
     "REPORTED",
     "REPORTED_LABEL",
+    "REPORTED_LEGEND_GID",
+    "SUBTITLE_GID",
     "SUMMARY_CSV",
+    "TITLE_GID",
     "PlotData",
     "ReferenceLine",
     "Report",
@@ -45,6 +50,7 @@ __all__ = [
     "Series",
     "SummaryRow",
     "plot_data",
+    "reference_benchmark",
     "reference_lines",
     "render_figure",
     "resolve_reference",
@@ -248,6 +254,8 @@ class PlotData:
     reference: tuple[ReferenceLine, ...]
     reference_note: str  # the reference legend's title ("" without reference lines)
     budgets: tuple[int, ...]
+    #: why reference lines that were asked for are not drawn ("" when drawn or not asked for)
+    reference_skipped: str = ""
 
 
 def _pct(x: float) -> float:
@@ -267,16 +275,56 @@ def reference_lines(benchmark: str | None, *, large_only: bool = True) -> tuple[
     )
 
 
+def reference_benchmark(
+    reference: str | None, problems: Mapping[str, Any] | None
+) -> tuple[str | None, str]:
+    """The benchmark whose reported numbers may be drawn over a problem set, or None and why
+    not (a sentence for the user) when reference lines were asked for but do not apply.
+
+    Reported numbers are scores on a whole published benchmark. Drawn over another problem set,
+    or over a subject or level slice of the benchmark, they invite a comparison that means
+    nothing, so they are drawn only where the problem set *is* that benchmark. ``reference``:
+    None, "auto" (the set's own benchmark) or a benchmark name; ``problems``: the results
+    folder's description of its problem set (``config.json``'s ``problems``: ``benchmark``,
+    ``name``, ``filters``).
+    """
+    if reference in (None, "", "none"):
+        return None, ""
+    info = problems or {}
+    own = info.get("benchmark")
+    name = info.get("name") or "this problem set"
+    wanted = own if reference == "auto" else resolve_reference(reference, None)
+    sets = " and ".join(BENCHMARKS)
+    if own not in BENCHMARKS:
+        return None, (
+            f"Reference lines are not drawn: the reported numbers are scores on {sets}, and "
+            f"{name} is neither. Benchmark the math500 or aime24 set to compare with them."
+        )
+    if wanted != own:
+        return None, f"Reference lines for {wanted} are not drawn: these problems are {own}."
+    filters = info.get("filters") or {}
+    narrowed = [f"{key} {filters[key]}" for key in ("subject", "level") if filters.get(key)]
+    if narrowed:
+        return None, (
+            f"Reference lines are not drawn: the reported {own} numbers cover all of its "
+            f"subjects and levels, and this benchmark keeps only {' and '.join(narrowed)}."
+        )
+    return own, ""
+
+
 def plot_data(
     rows: Sequence[SummaryRow],
     *,
     title: str = "Accuracy vs compute",
     subtitle: str = "",
     reference: str | None = None,
+    problems: Mapping[str, Any] | None = None,
     problem_benchmark: str | None = None,
 ) -> PlotData:
     """What :func:`render_figure` draws: measured series, greedy baseline, pass@k oracle, and
-    reported reference lines for ``reference`` ("MATH-500" or "AIME24"; None: none)."""
+    reported reference lines for ``reference`` (None, "auto", "MATH-500" or "AIME24"), drawn
+    only over that benchmark's own problems (:func:`reference_benchmark`; ``problems`` describes
+    the problem set, or ``problem_benchmark`` names its benchmark)."""
     by_line: dict[tuple[str, str], list[SummaryRow]] = defaultdict(list)
     for r in rows:
         by_line[(r.strategy, r.selection)].append(r)
@@ -312,14 +360,18 @@ def plot_data(
                     tuple(_pct(r.pass_at_k) for r in rs),
                 )
             )
-    refs = reference_lines(reference)
+    if problems is None and problem_benchmark is not None:
+        problems = {"benchmark": problem_benchmark}
+    benchmark, skipped = reference_benchmark(reference, problems)
+    refs = reference_lines(benchmark)
     note = ""
     if refs:
-        note = f"Reported, not measured here ({CITATION}), on {reference}"
-        if problem_benchmark != reference:
-            note += ": a different problem set"
+        note = f"Reported, not measured here ({CITATION}), on all of {benchmark}"
+        count, selected = (problems or {}).get("count"), (problems or {}).get("selected")
+        if isinstance(count, int) and isinstance(selected, int) and selected < count:
+            note += f"; this benchmark runs {selected} of its {count} problems"
     budgets = tuple(sorted({b for s in series for b in s.budgets}))
-    return PlotData(title, subtitle, tuple(series), refs, note, budgets)
+    return PlotData(title, subtitle, tuple(series), refs, note, budgets, skipped)
 
 
 # --------------------------------------------------------------------------------------------
@@ -327,6 +379,12 @@ def plot_data(
 
 _LINESTYLES = {"weighted": "-", "majority": "--", "vanilla": "-."}
 _MARKERS = {"weighted": "o", "majority": "s", "vanilla": "D"}
+#: Sizes in points: margins, gaps between blocks, fonts.
+_PAD_PT, _GAP_PT = 6.0, 5.0
+_TITLE_PT, _SUBTITLE_PT = 11.0, 9.0
+#: Figure elements the layout keeps apart (their matplotlib gid).
+TITLE_GID, SUBTITLE_GID = "title", "subtitle"
+MEASURED_LEGEND_GID, REPORTED_LEGEND_GID = "legend-measured", "legend-reported"
 
 
 def render_figure(
@@ -335,16 +393,19 @@ def render_figure(
     width_in: float = 11.0,
     height_in: float = 5.8,
     dpi: int = 110,
-    legends: str = "right",
+    legends: str = "auto",
 ) -> Any:
-    """A matplotlib Figure (Agg canvas attached) of ``data``. Legends sit outside the axes,
-    ``right`` of them (measured lines on top, reported lines below under their own title) or
-    ``below`` them (for narrow figures)."""
+    """A matplotlib Figure (Agg canvas attached) of ``data``, laid out by measuring its parts:
+    the title and subtitle wrap to the figure's width; the legends (measured lines, then the
+    reported lines under a title of their own) stand ``right`` of the axes or ``below`` them in
+    as many columns as the width allows ("auto": whichever leaves the axes the better room);
+    the axes, with their tick and axis labels, take the rest. Nothing overlaps, and nothing
+    leaves the figure."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import FixedLocator, NullLocator
 
-    fig = Figure(figsize=(width_in, height_in), dpi=dpi, layout="constrained")
+    fig = Figure(figsize=(width_in, height_in), dpi=dpi)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     palette = [f"C{i}" for i in range(10)]
@@ -391,72 +452,317 @@ def render_figure(
         measured_handles.append(h)
 
     ref_handles = []
+    notes = []
     for ref in data.reference:
-        h = ax.axhline(
-            ref.value, color="0.45", linestyle=(0, (1, 2)), linewidth=1.1, label=ref.label
-        )
+        # The legend's title cites the source; each entry still says "reported".
+        short = ref.label.replace(f" — {REPORTED_LABEL}", " (reported)")
+        h = ax.axhline(ref.value, color="0.45", linestyle=(0, (1, 2)), linewidth=1.1, label=short)
         ref_handles.append(h)
-        ax.annotate(
-            f"{ref.label.split(',')[0]} (reported)",
-            (x_left, ref.value),
-            xytext=(4, 2),
-            textcoords="offset points",
-            fontsize=7,
-            color="0.35",
-            fontstyle="italic",
+        notes.append(
+            ax.annotate(
+                f"{ref.label.split(',')[0]} (reported)",
+                (x_left, ref.value),
+                xytext=(4, 2),
+                textcoords="offset points",
+                fontsize=7,
+                color="0.35",
+                fontstyle="italic",
+                # Lines of close values pass behind a label, not through it.
+                bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none",
+                      "alpha": 0.6},
+                clip_on=True,
+            )
         )
+        notes[-1].set_clip_path(ax.patch)
 
     ax.set_xscale("log", base=2)
     ax.set_xlim(x_left, x_right)
     ax.xaxis.set_major_locator(FixedLocator(list(budgets)))
     ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xticklabels([str(b) for b in budgets])
-    ax.set_ylim(0, 100)
+    # A little room past 0 and 100 % so that markers there are drawn whole.
+    ax.set_ylim(-1.5, 101.5)
+    ax.yaxis.set_major_locator(FixedLocator([0, 20, 40, 60, 80, 100]))
     ax.set_xlabel("budget N: solutions or beams per problem (log\u2082 scale)")
     ax.set_ylabel("accuracy (%)")
     ax.grid(True, which="major", alpha=0.3)
-    title = data.title + (f"\n{data.subtitle}" if data.subtitle else "")
-    ax.set_title(title, fontsize=11)
     measured_title = "measured on this machine" + (" (95% bands)" if bands and measured else "")
-    if legends == "below":
-        # Figure-level legends stacked under the axes; constrained layout makes room.
-        fig.legend(
-            handles=measured_handles, loc="outside lower left", ncols=2, fontsize=7,
-            title=measured_title, title_fontsize=7, frameon=False,
-        )
-        if ref_handles:
-            fig.legend(
-                handles=ref_handles, loc="outside lower right", fontsize=6,
-                title=_wrap(data.reference_note, 60), title_fontsize=6, frameon=False,
-            )
-        return fig
-    first = ax.legend(
-        handles=measured_handles,
-        loc="upper left",
-        bbox_to_anchor=(1.01, 1.0),
-        fontsize=8,
-        title=measured_title,
-        title_fontsize=8,
-        frameon=False,
-    )
+    groups = []
+    if measured_handles:
+        groups.append(_Group(measured_handles, measured_title, 8.0, MEASURED_LEGEND_GID))
     if ref_handles:
-        ax.add_artist(first)
-        ax.legend(
-            handles=ref_handles,
-            loc="lower left",
-            bbox_to_anchor=(1.01, 0.0),
-            fontsize=7,
-            title=_wrap(data.reference_note, 48),
-            title_fontsize=7,
-            frameon=False,
-        )
+        groups.append(_Group(ref_handles, data.reference_note, 7.0, REPORTED_LEGEND_GID))
+    _Layout(fig, ax).apply(data.title, data.subtitle, groups, notes, legends)
     return fig
 
 
-def _wrap(text: str, width: int) -> str:
-    import textwrap
+@dataclass(slots=True)
+class _Group:
+    """One legend: its lines (labels from the lines), title, font size and gid."""
 
-    return "\n".join(textwrap.wrap(text, width))
+    handles: list[Any]
+    title: str
+    fontsize: float
+    gid: str
+
+
+class _Layout:
+    """Places title, legends and axes of a figure by measuring them with its renderer (pixel
+    units throughout; y grows upwards, as in matplotlib's display coordinates)."""
+
+    def __init__(self, fig: Any, ax: Any) -> None:
+        self.fig, self.ax = fig, ax
+        self.renderer = fig.canvas.get_renderer()
+        self.width, self.height = fig.bbox.width, fig.bbox.height
+        self.pt = fig.dpi / 72.0
+        self.pad, self.gap = _PAD_PT * self.pt, _GAP_PT * self.pt
+        self._widths: dict[tuple[str, float], float] = {}
+
+    def apply(
+        self, title: str, subtitle: str, groups: list[_Group], notes: list[Any], legends: str
+    ) -> None:
+        titles = [
+            (self.wrap(text.replace("$", r"\$"), self.width - 2 * self.pad, size), size, gid)
+            for text, size, gid in (
+                (title, _TITLE_PT, TITLE_GID), (subtitle, _SUBTITLE_PT, SUBTITLE_GID)
+            )
+            if text
+        ]
+        heights = []
+        for text, size, _gid in titles:
+            t = self.fig.text(0, 0, text, fontsize=size)
+            heights.append(t.get_window_extent(self.renderer).height)
+            t.remove()
+        # Legends too long for the figure make it taller (a window scales the image down)
+        # rather than squeeze the axes to nothing or run over them.
+        least = max(0.4 * self.height, 150 * self.pt)
+        for attempt in range(2):
+            top = self.height - self.pad - sum(h + self.gap / 2 for h in heights) - self.gap / 2
+            plans = []
+            for side in ("right", "below") if legends == "auto" else (legends,):
+                plan = self.plan(side, groups, top)
+                if plan is not None:
+                    plans.append(plan)
+            if not plans:  # "right" forced where it does not fit
+                below = self.plan("below", groups, top)
+                assert below is not None  # below always has a place (the figure may grow)
+                plans.append(below)
+            region, placed = max(plans, key=lambda p: self.score(p[0]))
+            short = least - (region[3] - region[1])
+            if short <= 1 or attempt:
+                break
+            dpi = self.fig.dpi
+            self.fig.set_size_inches(self.width / dpi, (self.height + short) / dpi)
+            self.renderer = self.fig.canvas.get_renderer()
+            self.height = self.fig.bbox.height
+        y = self.height - self.pad
+        for (text, size, gid), h in zip(titles, heights, strict=True):
+            self.fig.text(
+                0.5, y / self.height, text, ha="center", va="top", fontsize=size, gid=gid
+            )
+            y -= h + self.gap / 2
+        for group, labels, ncols, width, loc, anchor in placed:
+            self.legend(group, labels, ncols, width, loc, anchor)
+        self.fit_axes(region)
+        self.spread(notes)
+        self.fit_axes(region)
+
+    # -------------------------------------------------------------- measuring
+
+    def text_width(self, text: str, size: float) -> float:
+        """The width of ``text``'s widest line, in pixels (measured once per text and size:
+        the layout asks about the same words many times)."""
+        key = (text, size)
+        width = self._widths.get(key)
+        if width is None:
+            from matplotlib.font_manager import FontProperties
+
+            font = FontProperties(size=size)
+            width = max(
+                (
+                    self.renderer.get_text_width_height_descent(line, font, False)[0]
+                    for line in text.split("\n")
+                ),
+                default=0.0,
+            )
+            self._widths[key] = width
+        return width
+
+    def wrap(self, text: str, max_px: float, size: float) -> str:
+        """``text`` broken at spaces (inside a word too long for a line, anywhere) so that
+        no line is wider than ``max_px`` (a line's width taken as its words' and spaces')."""
+        space = self.text_width("a a", size) - 2 * self.text_width("a", size)
+        out: list[str] = []
+        for paragraph in text.split("\n"):
+            line, used = "", 0.0
+            for word in paragraph.split(" "):
+                width = self.text_width(word, size)
+                if line and used + space + width <= max_px:
+                    line, used = f"{line} {word}", used + space + width
+                    continue
+                if line:
+                    out.append(line)
+                while width > max_px and len(word) > 1:
+                    lo, hi = 1, len(word) - 1  # the longest prefix that fits (at least 1)
+                    while lo < hi:
+                        mid = (lo + hi + 1) // 2
+                        if self.text_width(word[:mid], size) <= max_px:
+                            lo = mid
+                        else:
+                            hi = mid - 1
+                    out.append(word[:lo])
+                    word = word[lo:]
+                    width = self.text_width(word, size)
+                line, used = word, width
+            out.append(line)
+        return "\n".join(out)
+
+    def legend(
+        self,
+        group: _Group,
+        labels: list[str],
+        ncols: int,
+        width: float,
+        loc: str = "lower left",
+        anchor: tuple[float, float] = (0.0, 0.0),
+    ) -> Any:
+        """The legend of ``group``, its title wrapped to ``width`` pixels."""
+        leg = self.fig.legend(
+            handles=group.handles,
+            labels=labels,
+            loc=loc,
+            bbox_to_anchor=(anchor[0] / self.width, anchor[1] / self.height),
+            ncols=ncols,
+            fontsize=group.fontsize,
+            title=self.wrap(group.title, width, group.fontsize) if group.title else None,
+            title_fontsize=group.fontsize,
+            frameon=False,
+            borderaxespad=0.0,
+            borderpad=0.0,
+            columnspacing=1.5,
+        )
+        leg.set_gid(group.gid)
+        return leg
+
+    def measure(
+        self, group: _Group, labels: list[str], ncols: int, width: float
+    ) -> tuple[float, float]:
+        leg = self.legend(group, labels, ncols, width)
+        box = leg.get_window_extent(self.renderer)
+        leg.remove()
+        return box.width, box.height
+
+    def fit_group(self, group: _Group, max_px: float, most_cols: int) -> tuple[list[str], int]:
+        """Labels and a number of columns for a legend no wider than ``max_px``: the lowest
+        legend, labels wrapped only where a column is too narrow for them, and no column so
+        narrow that its labels break every few words."""
+        labels = [str(h.get_label()) for h in group.handles]
+        em = group.fontsize * self.pt
+        handle_px, spacing = 3.5 * em, 1.5 * em  # a line sample with its gap; between columns
+        natural = max((self.text_width(label, group.fontsize) for label in labels), default=0)
+        best: tuple[float, list[str], int] | None = None
+        tried: set[int] = set()
+        for wanted in range(min(most_cols, len(labels)), 0, -1):
+            # The fewest columns that need no more rows: no lone entry on a last row.
+            ncols = math.ceil(len(labels) / math.ceil(len(labels) / wanted))
+            if ncols in tried:
+                continue
+            tried.add(ncols)
+            room = (max_px - ncols * handle_px - (ncols - 1) * spacing) / ncols
+            if ncols > 1 and room < min(natural, 12 * em):
+                continue
+            trial = labels if natural <= room else self.wrap_all(labels, room, group.fontsize)
+            for _ in range(8):
+                width, height = self.measure(group, trial, ncols, max_px)
+                if width <= max_px:
+                    # Lower is better, but a wrapped label costs about a row of its own.
+                    key = height + 1.7 * em * sum(t.count("\n") for t in trial)
+                    if best is None or key < best[0]:
+                        best = (key, trial, ncols)
+                    break
+                room *= 0.9
+                trial = self.wrap_all(labels, room, group.fontsize)
+        if best is None:  # nothing fits: one column, wrapped as narrow as it goes
+            return self.wrap_all(labels, max_px - handle_px, group.fontsize), 1
+        return best[1], best[2]
+
+    def wrap_all(self, labels: list[str], max_px: float, size: float) -> list[str]:
+        return [self.wrap(label, max(max_px, size * self.pt), size) for label in labels]
+
+    # -------------------------------------------------------------- plans
+
+    def plan(
+        self, side: str, groups: list[_Group], top: float
+    ) -> tuple[tuple[float, float, float, float], list[Any]] | None:
+        """The axes' region (x0, y0, x1, y1) and where each legend goes, or None when the
+        legends do not fit on that side."""
+        pad, gap = self.pad, self.gap
+        placed: list[Any] = []
+        if side == "right":
+            column = min(0.42 * self.width, self.width - 2 * pad - 0.45 * self.width)
+            if column < 80 * self.pt:
+                return None
+            fitted = [(g, *self.fit_group(g, column, 3)) for g in groups]
+            sizes = [self.measure(g, labels, ncols, column) for g, labels, ncols in fitted]
+            used = max((w for w, _ in sizes), default=0.0)
+            needed = sum(h for _, h in sizes) + 2 * gap * max(0, len(sizes) - 1)
+            if needed > top - pad:
+                return None
+            x = self.width - pad - used
+            y = top
+            for (g, labels, ncols), (_, h) in zip(fitted, sizes, strict=True):
+                placed.append((g, labels, ncols, column, "upper left", (x, y)))
+                y -= h + 2 * gap
+            right = x - 2 * gap if groups else self.width - pad
+            return (pad, pad, right, top), placed
+        width = self.width - 2 * pad
+        y = pad
+        for g in reversed(groups):
+            labels, ncols = self.fit_group(g, width, len(g.handles))
+            _, h = self.measure(g, labels, ncols, width)
+            placed.insert(0, (g, labels, ncols, width, "lower center", (self.width / 2, y)))
+            y += h + 2 * gap
+        return (pad, y, self.width - pad, top), placed
+
+    def score(self, region: tuple[float, float, float, float]) -> float:
+        """How good a region is for the axes: its area, less for shapes outside 6:5 to 9:5."""
+        w, h = region[2] - region[0], region[3] - region[1]
+        if w <= 0 or h <= 0:
+            return -1.0
+        aspect = w / h
+        return w * h * min(1.0, 1.8 / aspect) * min(1.0, aspect / 1.2)
+
+    # -------------------------------------------------------------- the axes
+
+    def fit_axes(self, region: tuple[float, float, float, float]) -> None:
+        """Put the axes, with their ticks and axis labels, inside ``region`` (what is drawn in
+        the axes is clipped to them)."""
+        x0, y0, x1, y1 = region
+        w, h = self.width, self.height
+        label = self.ax.xaxis.label
+        label.set_text(self.wrap(label.get_text().replace("\n", " "), x1 - x0, label.get_size()))
+        self.ax.set_position([x0 / w, y0 / h, max(1.0, x1 - x0) / w, max(1.0, y1 - y0) / h])
+        for _ in range(3):
+            box = self.ax.get_window_extent(self.renderer)
+            tight = self.ax.get_tightbbox(self.renderer, bbox_extra_artists=[])
+            left = x0 + (box.x0 - tight.x0)
+            bottom = y0 + (box.y0 - tight.y0)
+            right = x1 - (tight.x1 - box.x1)
+            top = y1 - (tight.y1 - box.y1)
+            self.ax.set_position(
+                [left / w, bottom / h, max(1.0, right - left) / w, max(1.0, top - bottom) / h]
+            )
+
+    def spread(self, notes: list[Any]) -> None:
+        """Move the reported lines' labels apart where close values made them overlap."""
+        above = None
+        for note in sorted(notes, key=lambda n: n.xy[1]):
+            box = note.get_window_extent(self.renderer)
+            if above is not None and box.y0 < above.y1 + 1:
+                dx, dy = note.xyann
+                note.xyann = (dx, dy + (above.y1 + 1 - box.y0) / self.pt)
+                box = note.get_window_extent(self.renderer)
+            above = box
 
 
 def save_plot(data: PlotData, path: Path) -> Path:
@@ -481,12 +787,13 @@ class Report:
 
 
 def resolve_reference(reference: str | None, config: Mapping[str, Any] | None) -> str | None:
-    """``auto``: the problem set's own benchmark, else MATH-500 (flagged as another set)."""
+    """A benchmark name as the reported numbers spell it (a typo raises ConfigError);
+    ``auto``: the problem set's own benchmark, None when it has none."""
     if reference in (None, "", "none"):
         return None
     if reference == "auto":
         bench = ((config or {}).get("problems") or {}).get("benchmark")
-        return bench if bench in BENCHMARKS else "MATH-500"
+        return bench if bench in BENCHMARKS else None
     wanted = {b.lower().replace("-", ""): b for b in BENCHMARKS}
     key = reference.lower().replace("-", "").replace("aime2024", "aime24")
     if key not in wanted:
@@ -516,8 +823,8 @@ def write_report(out_dir: Path, *, reference: str | None = None) -> Report:
         rows,
         title="Accuracy vs compute with test-time search",
         subtitle=subtitle,
-        reference=resolve_reference(reference, config),
-        problem_benchmark=problems.get("benchmark"),
+        reference=reference,
+        problems=problems,
     )
     csv_path = write_summary_csv(rows, out_dir / SUMMARY_CSV)
     png_path = save_plot(data, out_dir / ACCURACY_PLOT)

@@ -68,6 +68,7 @@ class AppController(QObject):
         self.appearance.chosen.connect(self._on_theme_chosen)
         self.window.restyle()
         self.quit_guard = QuitGuard(self.window, self.runs, self.window.benchmark.controller)
+        self.window.benchmark.set_settings(self.settings)
         self._connect()
         self.controls.set_strategies(options.strategy_choices())
         self.refresh_models()
@@ -470,6 +471,7 @@ class AppController(QObject):
                 self.report_error(exc.message, exc.hint)
             except OSError as exc:
                 self.report_error(f"Could not save the settings: {exc}.", "Check the folder.")
+            self.window.benchmark.set_settings(self.settings)
             self.refresh_models()
 
         dialog.accepted.connect(accepted)

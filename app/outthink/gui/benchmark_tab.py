@@ -19,6 +19,7 @@ already on disk, and Run with the same settings resumes.
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import (
     QImage,
     QPainter,
@@ -73,10 +74,13 @@ from outthink.config import Settings, data_dir
 from outthink.errors import OutthinkError, describe
 from outthink.generation import CancelToken
 from outthink.gui import theme
-from outthink.gui.workers import GeneratorWorker, Status, engine_pool
+from outthink.gui.bench_problems import ProblemsDialog
+from outthink.gui.controls import WheelGuard
+from outthink.gui.options import TOOLTIPS
+from outthink.gui.workers import FunctionWorker, GeneratorWorker, Status, engine_pool
 from outthink.ranges import option
 from outthink.search.config import SearchConfig
-from outthink.search.selection import SELECTION_RULES
+from outthink.search.selection import AGGREGATIONS, SELECTION_RULES
 from outthink.search.strategies import strategy_names
 
 log = logging.getLogger(__name__)
@@ -123,15 +127,28 @@ class ReportDone:
 SolverFactory = Callable[[BenchRequest], Solver]
 
 
-def load_model_solver(req: BenchRequest) -> Solver:
-    from outthink.bench.runner import load_solver
+class ModelLoader:
+    """The default solver factory: loads the models a request names, with the request's
+    settings (models folder, threads, GPU layers)."""
 
-    return load_solver(
-        policy=req.policy,
-        verifier=req.verifier,
-        verifier_model=req.verifier_model,
-        settings=req.settings,
-    )
+    def policy_label(self, req: BenchRequest) -> str:
+        """How the policy is named in the results folder, found without loading it."""
+        from outthink.resolve import resolve_policy
+
+        return resolve_policy(req.policy, req.settings).label
+
+    def __call__(self, req: BenchRequest) -> Solver:
+        from outthink.bench.runner import load_solver
+
+        return load_solver(
+            policy=req.policy,
+            verifier=req.verifier,
+            verifier_model=req.verifier_model,
+            settings=req.settings,
+        )
+
+
+load_model_solver = ModelLoader()
 
 
 def bench_job(
@@ -146,22 +163,31 @@ def bench_job(
     from outthink.bench.recommend import update_from_results
     from outthink.bench.report import write_report
     from outthink.bench.runner import check_out_dir, run_bench, verifier_id
+    from outthink.errors import ConfigError
 
     yield Status("Loading the problem set…")
     problem_set = load_problem_set(resolve_source(req.problems))
     problems, info = problem_set.choose(
         subject=req.subject, level=req.level, limit=req.limit, sample_seed=req.sample_seed
     )
+    # A folder holding another benchmark's results is refused before the models load (which
+    # takes a while), as the command line does: the policy is named without loading it.
+    label = getattr(make_solver, "policy_label", None)
+    spec = replace(
+        req.spec,
+        policy=label(req) if label is not None else (req.policy or "starter"),
+        verifier=verifier_id(req.verifier, req.verifier_model),
+    )
+    try:
+        check_out_dir(req.out_dir, spec, info)
+    except ConfigError as exc:  # its hint names the command line's --out
+        raise ConfigError(
+            exc.message,
+            hint="Choose another results folder, or repeat that benchmark's settings to resume.",
+        ) from None
     yield Status("Loading the models…")
     solver = make_solver(req)
     try:
-        policy_id = getattr(solver, "policy_id", "") or (req.policy or "starter")
-        spec = replace(
-            req.spec,
-            policy=policy_id,
-            verifier=verifier_id(req.verifier, req.verifier_model),
-        )
-        check_out_dir(req.out_dir, spec, info)
         yield Status("Running…")
         finished: BenchFinished | None = None
         for ev in run_bench(problems, spec, req.out_dir, solver=solver, cancel=cancel,
@@ -211,7 +237,8 @@ class BenchmarkController(QObject):
         self._records: dict[tuple[str, str, int, str], dict[str, Any]] = {}
         self._title = ""
         self._reference: str | None = None
-        self._benchmark: str | None = None
+        #: the results folder's description of its problem set (config.json's "problems")
+        self._problems: dict[str, Any] = {}
         self._outcome = "failed"
         self.rows: tuple[SummaryRow, ...] = ()
         self.plot: PlotData | None = None
@@ -274,7 +301,7 @@ class BenchmarkController(QObject):
         problems = (config or {}).get("problems") or {}
         verifier = (config or {}).get("verifier", "?")
         self._title = f"{problems.get('name', self.out_dir.name)} · {verifier} verifier"
-        self._benchmark = problems.get("benchmark")
+        self._problems = dict(problems)
         self.refresh()
         self.status.emit(f"{len(self._records)} results from {self.out_dir}")
         return len(self._records)
@@ -290,25 +317,18 @@ class BenchmarkController(QObject):
 
         self._records = {record_key(r): r for r in read_results(out_dir)}
         config = read_config(out_dir) or {}
-        self._benchmark = (config.get("problems") or {}).get("benchmark")
+        self._problems = dict(config.get("problems") or {})
 
     def refresh(self) -> None:
         """Recompute summary rows and plot data from the results seen so far."""
-        from outthink.bench.report import resolve_reference
-
         self.rows = tuple(summarize_results(self._records.values()))
-        config = {"problems": {"benchmark": self._benchmark}}
-        try:
-            reference = resolve_reference(self._reference, config)
-        except OutthinkError:
-            reference = None
         problems = max((r.problems for r in self.rows), default=0)
         self.plot = plot_data(
             self.rows,
             title="Accuracy vs compute with test-time search",
             subtitle=f"{self._title} ({problems} problems so far)" if self._title else "",
-            reference=reference,
-            problem_benchmark=self._benchmark,
+            reference=self._reference,
+            problems=self._problems,
         )
         self.rows_changed.emit(self.rows)
         self.plot_changed.emit(self.plot)
@@ -317,7 +337,7 @@ class BenchmarkController(QObject):
         if isinstance(ev, Status):
             self.status.emit(ev.text)
         elif isinstance(ev, BenchStarted):
-            self._benchmark = (ev.config.get("problems") or {}).get("benchmark")
+            self._problems = dict(ev.config.get("problems") or {})
             self.status.emit(
                 f"{ev.pending} of {ev.total} runs to do ({ev.total - ev.pending} already done)"
             )
@@ -354,7 +374,8 @@ class BenchmarkController(QObject):
         self.finished.emit(self._outcome)
 
     def shutdown(self, timeout_s: float = 10.0) -> None:
-        """Stop a running benchmark and wait for its thread (window closing)."""
+        """Stop a running benchmark and wait for its thread, and for a plot being drawn
+        (window closing)."""
         self.stop()
         deadline = time.monotonic() + timeout_s
         while self.busy and time.monotonic() < deadline:
@@ -362,20 +383,59 @@ class BenchmarkController(QObject):
 
             QCoreApplication.processEvents()
             time.sleep(0.01)
+        render_pool().waitForDone(max(0, round((deadline - time.monotonic()) * 1000)))
 
 
 # --------------------------------------------------------------------------------------------
 # Views
 
 
+_RENDER_POOL: QThreadPool | None = None
+
+
+def render_pool() -> QThreadPool:
+    """The thread that renders plots: matplotlib off the GUI thread, one figure at a time."""
+    global _RENDER_POOL
+    if _RENDER_POOL is None:
+        _RENDER_POOL = QThreadPool()
+        _RENDER_POOL.setMaxThreadCount(1)
+        _RENDER_POOL.setObjectName("outthink-plot")
+    return _RENDER_POOL
+
+
+def render_image(
+    data: PlotData, width_in: float, height_in: float, dpi: int, ratio: float
+) -> tuple[QImage, Any]:
+    """The plot as a QImage (and its Figure): runs on :func:`render_pool`'s thread."""
+    fig = render_figure(data, width_in=width_in, height_in=height_in, dpi=dpi)
+    fig.canvas.draw()
+    w, h = fig.canvas.get_width_height(physical=True)
+    buf = fig.canvas.buffer_rgba()
+    image = QImage(bytes(buf), w, h, QImage.Format.Format_RGBA8888).copy()
+    image.setDevicePixelRatio(ratio)
+    return image, fig
+
+
 class AccuracyPlot(QWidget):
-    """Paints :func:`outthink.bench.report.render_figure` of the current plot data."""
+    """Paints :func:`outthink.bench.report.render_figure` of the current plot data, rendered at
+    the widget's size (the layout is measured there, so nothing overlaps or is cut off);
+    below :data:`SMALLEST` it is rendered at that size and scaled down to fit. Rendering
+    (0.05-0.3 s) runs on :func:`render_pool`'s thread; the last image stays until the next is
+    ready, and data that arrives meanwhile is rendered right after."""
+
+    #: The smallest figure rendered, in device-independent pixels (width, height).
+    SMALLEST = (400, 300)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.data: PlotData | None = None
         self.image: QImage | None = None
+        #: the matplotlib Figure behind ``image``
+        self.figure: Any = None
         self.renders = 0
+        #: a render is running; ``_again``: render once more when it ends (newer data or size)
+        self.rendering = False
+        self._again = False
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(theme.em(self, 24), theme.em(self, 14))
         self._resize_timer = QTimer(self)
@@ -392,26 +452,38 @@ class AccuracyPlot(QWidget):
 
     def _render(self) -> None:
         if self.data is None:
-            self.image = None
+            self.image = self.figure = None
             self.update()
             return
+        if self.rendering:
+            self._again = True
+            return
         ratio = self.devicePixelRatioF()
-        dpi = 96 * ratio
-        width_in = max(4.0, self.width() * ratio / dpi)
-        height_in = max(3.0, self.height() * ratio / dpi)
-        # Legends right of the axes need width; a narrow plot puts them underneath.
-        legends = "right" if self.width() >= 1.7 * self.height() else "below"
-        fig = render_figure(
-            self.data, width_in=width_in, height_in=height_in, dpi=round(dpi), legends=legends
-        )
-        fig.canvas.draw()
-        w, h = fig.canvas.get_width_height(physical=True)
-        buf = fig.canvas.buffer_rgba()
-        image = QImage(bytes(buf), w, h, QImage.Format.Format_RGBA8888).copy()
-        image.setDevicePixelRatio(ratio)
-        self.image = image
+        dpi = round(96 * ratio)
+        width_in = max(self.SMALLEST[0], self.width()) * ratio / dpi
+        height_in = max(self.SMALLEST[1], self.height()) * ratio / dpi
+        worker = FunctionWorker(render_image, self.data, width_in, height_in, dpi, ratio)
+        worker.signals.returned.connect(self._rendered)
+        worker.signals.errored.connect(self._render_failed)
+        worker.signals.finished.connect(self._render_ended)
+        self.rendering = True
+        worker.start(render_pool())
+
+    def _rendered(self, result: object) -> None:
+        if self.data is None or not isinstance(result, tuple):
+            return
+        self.image, self.figure = result
         self.renders += 1
         self.update()
+
+    def _render_failed(self, exc: object) -> None:
+        log.error("Could not draw the plot", exc_info=exc if isinstance(exc, Exception) else None)
+
+    def _render_ended(self) -> None:
+        self.rendering = False
+        if self._again:
+            self._again = False
+            self._render()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
@@ -422,7 +494,13 @@ class AccuracyPlot(QWidget):
         painter = QPainter(self)
         painter.fillRect(self.rect(), self.palette().base())
         if self.image is not None:
-            painter.drawImage(0, 0, self.image)
+            size = self.image.deviceIndependentSize()
+            if size.width() <= self.width() and size.height() <= self.height():
+                painter.drawImage(0, 0, self.image)
+            else:  # smaller than the smallest figure: scaled down, nothing cut off
+                painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+                box = size.scaled(self.size().toSizeF(), Qt.AspectRatioMode.KeepAspectRatio)
+                painter.drawImage(QRectF(QPointF(0, 0), box), self.image)
         else:
             painter.drawText(
                 self.rect(), Qt.AlignmentFlag.AlignCenter,
@@ -523,6 +601,12 @@ class BenchmarkTab(QWidget):
         self.verifier.setCurrentIndex(max(0, self.verifier.findData("self-certainty")))
         self.verifier_model = QLineEdit()
         self.verifier_model.setPlaceholderText("only for model-based verifiers")
+        self.agg = QComboBox()
+        self.agg.addItems(list(AGGREGATIONS))
+        self.agg.setToolTip(
+            TOOLTIPS["agg"] + " Picking a verifier sets the aggregation its scores suit."
+        )
+        self._set_verifier_aggregation()
         self.max_tokens = QSpinBox()
         self.max_tokens.setRange(*option("max_tokens").bounds)
         self.max_tokens.setValue(384)
@@ -535,8 +619,13 @@ class BenchmarkTab(QWidget):
         self.reference = QCheckBox("Reference lines: large models' reported scores")
         self.reference.setToolTip(
             "Liu et al. 2025 (arXiv 2502.06703), drawn grey and labelled 'reported'; measured "
-            "on MATH-500/AIME24, not on this machine."
+            "on MATH-500 and AIME24, not on this machine, so drawn only over those problem "
+            "sets (math500, aime24) with no subject or level filter."
         )
+        self.reference_note = QLabel("")
+        self.reference_note.setWordWrap(True)
+        self.reference_note.setEnabled(False)
+        self.reference_note.hide()
         self.out_dir = QLineEdit()
         self.browse_out = QPushButton("Folder…")
 
@@ -561,6 +650,10 @@ class BenchmarkTab(QWidget):
         verifier_row.addWidget(self.verifier)
         verifier_row.addWidget(self.verifier_model, 1)
         form.addRow("Verifier", verifier_row)
+        agg_row = QHBoxLayout()
+        agg_row.addWidget(self.agg)
+        agg_row.addStretch(1)
+        form.addRow("Aggregation", agg_row)
         sampling = QHBoxLayout()
         sampling.addWidget(QLabel("Max tokens"))
         sampling.addWidget(self.max_tokens)
@@ -575,18 +668,32 @@ class BenchmarkTab(QWidget):
         out_row.addWidget(self.browse_out)
         form.addRow("Results folder", out_row)
         form.addRow("", self.reference)
+        form.addRow("", self.reference_note)
         settings_box = QGroupBox("Benchmark")
         settings_box.setLayout(form)
+        # The wheel changes only a control the user clicked or tabbed into, as in the Solve
+        # panel: turning it over the form must not change the experiment.
+        self._wheel_guard = WheelGuard(self)
+        for widget in settings_box.findChildren(QWidget):
+            if isinstance(widget, QComboBox | QSpinBox | QDoubleSpinBox):
+                widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+                widget.installEventFilter(self._wheel_guard)
 
         self.run_button = QPushButton("Run")
         self.run_button.setDefault(True)
         self.stop_button = QPushButton("Stop")
         self.stop_button.setEnabled(False)
         self.open_button = QPushButton("Open results…")
+        self.problems_button = QPushButton("Problems…")
+        self.problems_button.setEnabled(False)
+        self.problems_button.setToolTip(
+            "Which problems the selected row got right and wrong (or double-click the row)."
+        )
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.stop_button)
         buttons.addStretch(1)
+        buttons.addWidget(self.problems_button)
         buttons.addWidget(self.open_button)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
@@ -605,6 +712,11 @@ class BenchmarkTab(QWidget):
         self.table.setModel(self.table_model)
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QTableView.SelectionMode.SingleSelection)
+        self.table.setToolTip("Double-click a row to see which problems it got right and wrong.")
+        self.problems_dialog: ProblemsDialog | None = None
+        self._shown_rows: tuple[SummaryRow, ...] = ()  # the table's rows, in order
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -627,10 +739,18 @@ class BenchmarkTab(QWidget):
         self.run_button.clicked.connect(self.start)
         self.stop_button.clicked.connect(self.controller.stop)
         self.open_button.clicked.connect(lambda: self.open_results())
+        self.problems_button.clicked.connect(lambda: self.show_problems())
+        # Double-click, or Enter, on a row (a configuration): its problems, right and wrong.
+        self.table.activated.connect(lambda index: self.show_problems(index.row()))
+        self.table.selectionModel().selectionChanged.connect(
+            lambda *_: self.problems_button.setEnabled(self._selected_row() is not None)
+        )
         self.browse_problems.clicked.connect(self._browse_problems)
         self.browse_out.clicked.connect(self._browse_out)
         self.problem_set.currentTextChanged.connect(self._suggest_out_dir)
         self.verifier.currentTextChanged.connect(self._suggest_out_dir)
+        self.verifier.activated.connect(lambda _i: self._set_verifier_aggregation())
+        self.agg.currentTextChanged.connect(self._suggest_out_dir)
         self.reference.toggled.connect(
             lambda on: self.controller.set_reference("auto" if on else None)
         )
@@ -640,6 +760,7 @@ class BenchmarkTab(QWidget):
         c.progress.connect(self._on_progress)
         c.rows_changed.connect(self._fill_table)
         c.plot_changed.connect(self.plot.set_data)
+        c.plot_changed.connect(self._show_reference_note)
         c.failed.connect(self._show_error)
         self._out_dir_edited = False
         self.out_dir.textEdited.connect(lambda _t: setattr(self, "_out_dir_edited", True))
@@ -647,14 +768,22 @@ class BenchmarkTab(QWidget):
 
     # ------------------------------------------------------------------ actions
 
+    def set_settings(self, settings: Settings) -> None:
+        """The user's settings (models folder, threads, GPU layers), used by the next Run; the
+        suggested results folder follows a changed data folder."""
+        self.settings = settings
+        self._suggest_out_dir()
+
     def set_models(
         self, policy: str | None, verifier: str, verifier_model: str | None = None
     ) -> None:
-        """Pre-fill the models (the main window passes its current choice)."""
+        """Pre-fill the models (the main window passes its current choice). A verifier that
+        changes brings its aggregation; the same verifier keeps the one the user chose."""
         self.policy.setText(policy or "")
         index = self.verifier.findData(verifier)
-        if index >= 0:
+        if index >= 0 and index != self.verifier.currentIndex():
             self.verifier.setCurrentIndex(index)
+            self._set_verifier_aggregation()
         self.verifier_model.setText(verifier_model or "")
 
     def request(self) -> BenchRequest:
@@ -675,6 +804,7 @@ class BenchmarkTab(QWidget):
             max_tokens=self.max_tokens.value(),
             temperature=self.temperature.value(),
             seed=self.seed.value(),
+            agg=self.agg.currentText(),
         )
         spec = BenchSpec(strategies, budgets, selections or ("weighted",), search).validate()
         out = self.out_dir.text().strip()
@@ -684,7 +814,8 @@ class BenchmarkTab(QWidget):
             problems=self.problem_set.currentText().strip(),
             spec=spec,
             out_dir=Path(out).expanduser(),
-            settings=self.settings,
+            # A copy: the worker reads it while the GUI keeps saving its own state into it.
+            settings=copy.deepcopy(self.settings),
             policy=self.policy.text().strip() or None,
             verifier=self.verifier.currentData() or "self-certainty",
             verifier_model=self.verifier_model.text().strip() or None,
@@ -704,6 +835,30 @@ class BenchmarkTab(QWidget):
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         return self.controller.start(req)
+
+    def show_problems(self, row: int | None = None) -> ProblemsDialog | None:
+        """Open the problems of the configuration in table row ``row`` (default: the selected
+        row): each problem with the answer it chose, right or wrong."""
+        if row is None:
+            row = self._selected_row()
+        rows = self.controller.rows
+        if row is None or not 0 <= row < len(rows):
+            return None
+        dialog = ProblemsDialog(
+            rows[row],
+            self.controller.records,
+            self.controller.out_dir,
+            running=self.controller.busy,
+            parent=self,
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        self.problems_dialog = dialog
+        return dialog
+
+    def _selected_row(self) -> int | None:
+        rows = self.table.selectionModel().selectedRows()
+        return rows[0].row() if rows else None
 
     def open_results(self, path: str | Path | None = None) -> int:
         if path is None:
@@ -740,9 +895,25 @@ class BenchmarkTab(QWidget):
         self.status.setText(f"{rate} · ETA {format_duration(p.eta_s)}{now}")
 
     def _fill_table(self, rows: Sequence[SummaryRow]) -> None:
+        # The selected configuration stays selected as rows come and go during a run.
+        selected = self._selected_row()
+        key = None
+        if selected is not None and selected < len(self._shown_rows):
+            r = self._shown_rows[selected]
+            key = (r.strategy, r.selection, r.budget)
         self.table_model.removeRows(0, self.table_model.rowCount())
         for r in rows:
             self.table_model.appendRow(_row_items(r))
+        self._shown_rows = tuple(rows)
+        for i, r in enumerate(rows):
+            if (r.strategy, r.selection, r.budget) == key:
+                self.table.selectRow(i)
+        self.problems_button.setEnabled(self._selected_row() is not None)
+
+    def _show_reference_note(self, data: PlotData | None) -> None:
+        note = data.reference_skipped if data is not None else ""
+        self.reference_note.setText(note)
+        self.reference_note.setVisible(bool(note))
 
     def _show_error(self, message: str, hint: str) -> None:
         self.error.setText(f"<b>{message}</b>" + (f"<br>{hint}" if hint else ""))
@@ -751,14 +922,30 @@ class BenchmarkTab(QWidget):
     def _default_root(self) -> Path:
         return data_dir() / "benchmarks"
 
+    def _verifier_aggregation(self) -> str:
+        import outthink.verifiers as verifiers
+
+        spec = verifiers.VERIFIERS.get(str(self.verifier.currentData() or ""))
+        return spec.aggregation if spec is not None else ""
+
+    def _set_verifier_aggregation(self) -> None:
+        """The aggregation the chosen verifier's scores suit (calculator: min, since one false
+        equation sinks a solution), as picking a verifier in the Solve panel does."""
+        agg = self._verifier_aggregation()
+        if agg and self.agg.findText(agg) >= 0:
+            self.agg.setCurrentText(agg)
+
     def _suggest_out_dir(self, *_: object) -> None:
-        # One folder per problem set and verifier: running again resumes there.
+        # One folder per problem set and verifier (and aggregation, when it is not the
+        # verifier's own): running again resumes there.
         if self._out_dir_edited:
             return
         name = Path(self.problem_set.currentText().strip() or "problems").stem
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
         verifier = self.verifier.currentData() or "verifier"
-        self.out_dir.setText(str(self._default_root() / f"{safe}-{verifier}"))
+        agg = self.agg.currentText()
+        suffix = f"-{agg}" if agg and agg != self._verifier_aggregation() else ""
+        self.out_dir.setText(str(self._default_root() / f"{safe}-{verifier}{suffix}"))
 
     def _browse_problems(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
