@@ -702,7 +702,6 @@ class BenchmarkTab(QWidget):
         self.status.setWordWrap(True)
         self.error = QLabel("")
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #8a1c13;")
         self.error.hide()
 
         self.plot = AccuracyPlot()
@@ -917,6 +916,8 @@ class BenchmarkTab(QWidget):
 
     def _show_error(self, message: str, hint: str) -> None:
         self.error.setText(f"<b>{message}</b>" + (f"<br>{hint}" if hint else ""))
+        # The theme's red for errors, readable on a light and on a dark background.
+        self.error.setStyleSheet(f"color: {theme.css(theme.WRONG)};")
         self.error.show()
 
     def _default_root(self) -> Path:

@@ -166,7 +166,6 @@ class SettingsDialog(QDialog):
 
         self.error = QLabel("")
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #b3261e;")
         self.error.hide()
         layout.addWidget(self.error)
         where = QLabel(f"Saved in {settings_path()}")
@@ -243,6 +242,8 @@ class SettingsDialog(QDialog):
             # Caught here rather than at the first download, far from this field.
             self.hf_endpoint.setFocus()
             self.error.setText(f"The Hub mirror must be an http(s) URL, not {endpoint!r}.")
+            # The theme's red for errors, readable on a light and on a dark background.
+            self.error.setStyleSheet(f"color: {theme.css(theme.WRONG)};")
             self.error.show()
             return
         super().accept()
