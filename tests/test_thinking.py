@@ -9,7 +9,7 @@ import pytest
 from outthink.catalog import load_catalog, parse_catalog_text
 from outthink.errors import CatalogError, ConfigError
 from outthink.gguf_file import read_header
-from outthink.prompts import PromptFormat, build_prompt
+from outthink.prompts import Prompt, PromptFormat, build_prompt
 from outthink.thinking import (
     FORCE_CLOSE,
     ThinkingSupport,
@@ -132,7 +132,7 @@ def r1_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_tiny_model(path, chat_template=R1_TEMPLATE, think_tokens=True)
 
 
-def _prompt(path: Path, thinking: bool | None) -> object:
+def _prompt(path: Path, thinking: bool | None) -> Prompt:
     template = read_header(path).chat_template
     return build_prompt(
         "What is 2+3?", PromptFormat("chat", thinking=thinking), chat_template=template,
@@ -142,18 +142,18 @@ def _prompt(path: Path, thinking: bool | None) -> object:
 
 def test_the_thinking_switch_reaches_the_template_in_the_model_file(qwen3_file: Path) -> None:
     on, off, auto = (_prompt(qwen3_file, t) for t in (True, False, None))
-    assert on.text.endswith("<|im_start|>assistant\n")  # type: ignore[attr-defined]
-    assert on.thinks and not on.thinking_open  # type: ignore[attr-defined]
+    assert on.text.endswith("<|im_start|>assistant\n")
+    assert on.thinks and not on.thinking_open
     # Off: Qwen3's template writes an empty thinking block, so the model answers at once.
-    assert off.text.endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")  # type: ignore[attr-defined]
-    assert not off.thinks  # type: ignore[attr-defined]
-    assert auto.text == on.text  # type: ignore[attr-defined]  # Qwen3 thinks by default
+    assert off.text.endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
+    assert not off.thinks
+    assert auto.text == on.text  # Qwen3 thinks by default
 
 
 def test_a_template_that_opens_the_block_starts_the_text_inside_it(r1_file: Path) -> None:
     prompt = _prompt(r1_file, None)
-    assert prompt.text.endswith("<｜Assistant｜><think>\n")  # type: ignore[attr-defined]
-    assert prompt.thinks and prompt.thinking_open  # type: ignore[attr-defined]
+    assert prompt.text.endswith("<｜Assistant｜><think>\n")
+    assert prompt.thinks and prompt.thinking_open
 
 
 def test_thinking_choices_a_model_cannot_follow_are_refused(

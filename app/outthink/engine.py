@@ -24,7 +24,7 @@ import logging
 import math
 import os
 import threading
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
@@ -884,7 +884,33 @@ class LlamaGenerator:
             s.n_past = last
             s.pending = self._last_prompt_token
 
-    def extend(self, seqs: Sequence[int]) -> Generator[TokenDeltas, None, list[StepOutput]]:
+    def inject(self, seq: int, text: str) -> int:
+        """Append ``text`` to a sequence (a forced end of thinking). Its tokens are decoded
+        now except the last, which becomes the sequence's pending token, as a sampled one
+        would: every live sequence keeps valid logits, and the next step decodes it."""
+        s = self._get(seq)
+        if s.finished:
+            raise EngineError(f"internal: sequence {s.sid} has already finished")
+        tokens = self.model.tokenize(text, add_special=False, parse_special=True)
+        if not tokens:
+            return 0
+        self._refresh_stale(s)
+        run = ([s.pending] if s.pending is not None else []) + tokens
+        head = run[:-1]
+        if head:
+            self.ctx.decode_chunked(head, s.n_past, s.sid, last_logits=False)
+            self.usage.decoded_tokens += len(head)
+            self.usage.decode_calls += -(-len(head) // self.ctx.n_batch)
+        s.n_past += len(head)
+        s.pending = run[-1]
+        s.text += text.encode("utf-8")
+        s.generated += len(tokens)
+        return len(tokens)
+
+    def extend(
+        self, seqs: Sequence[int], limits: Mapping[int, int] | None = None
+    ) -> Generator[TokenDeltas, None, list[StepOutput]]:
+        limits = limits or {}
         states = [self._get(q) for q in seqs]
         for s in states:
             if s.finished:
@@ -944,9 +970,19 @@ class LlamaGenerator:
                     if delta:
                         deltas[s.sid] = delta
                         st["text"].append(delta)
-                    if self._hit_delimiter(st["bytes"], before, s.sampling.stop):
+                    sp = s.sampling
+                    n_step = len(st["tokens"])
+                    # the end of a thinking block ends a step at once; a blank line once
+                    # the step is long enough
+                    boundary = bool(sp.boundary) and self._hit_boundary(
+                        st["bytes"], before, sp.boundary
+                    )
+                    if boundary or (
+                        n_step >= sp.min_step_tokens
+                        and self._hit_delimiter(st["bytes"], before, sp.stop)
+                    ):
                         stop = "delimiter"
-                    elif 0 < s.sampling.step_tokens <= len(st["tokens"]):
+                    elif 0 < sp.step_tokens <= n_step or 0 < limits.get(s.sid, 0) <= n_step:
                         stop = "step_limit"
                     if s.generated >= s.sampling.max_tokens:
                         stop = "length"
@@ -973,6 +1009,16 @@ class LlamaGenerator:
                 )
             )
         return outputs
+
+    @staticmethod
+    def _hit_boundary(data: bytearray, before: int, boundaries: tuple[str, ...]) -> bool:
+        """A boundary (the end of a thinking block) in the new bytes ends the step, even
+        with nothing before it."""
+        for b in boundaries:
+            db = b.encode("utf-8")
+            if data.find(db, max(0, before - len(db) + 1)) != -1:
+                return True
+        return False
 
     @staticmethod
     def _hit_delimiter(data: bytearray, before: int, delimiters: tuple[str, ...]) -> bool:
