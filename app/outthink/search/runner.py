@@ -200,7 +200,7 @@ def solve(
         )
 
     # The prompt as the model saw it (the chat template's thinking switch included).
-    info = {"policy": policy.name, "prompt_format": fmt.kind, "prompt": prompt.text}
+    info: dict[str, Any] = {"policy": policy.name, "prompt_format": fmt.kind, "prompt": prompt.text}
     info.update(run_info or {})
     if prompt.thinks:
         info["thinking_open"] = prompt.thinking_open
