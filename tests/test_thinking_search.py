@@ -7,6 +7,7 @@ the real engine on tiny random GGUFs with reasoning-style chat templates.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -213,6 +214,10 @@ def test_thinking_time_is_the_sum_of_the_blocks_times() -> None:
     assert thought.seconds == pytest.approx(6.5) and thought.tokens == 40
     assert thought.blocks == 3 and thought.open and thought.budget and thought.first == 1.0
     assert thought.tokens_per_second == pytest.approx(40 / 6.5)
+    # It ended with that block open (a final answer, the step limit): it thinks no more.
+    events.append(CandidateFinished(0, 5, "3", 0.5, "steps"))
+    thought = RunModel.of(events).thinking_of(0)
+    assert thought is not None and not thought.open and thought.unfinished
 
 
 @pytest.mark.parametrize("view", ["solution", "trace"])
@@ -382,6 +387,34 @@ def test_injected_text_continues_every_sequence(r1_file: Path) -> None:
                 head, _, tail = text.partition(FORCE_CLOSE)
                 assert head and tail  # it went on after the appended text
             assert FORCE_CLOSE not in gen.text(seqs[2])
+        finally:
+            gen.close()
+
+
+def test_long_steps_are_for_thinking_only(r1_file: Path) -> None:
+    # A blank line ends a thinking step only past min_step_tokens; once the thinking ended
+    # (here: the closing tag appended), the solution's steps end at the first delimiter.
+    with Model(r1_file) as model:
+        gen = LlamaGenerator(model, n_ctx=plan_context(32, 2, 200, extra=48), n_seq_max=2)
+        try:
+            sampling = SamplingParams(temperature=1.0, top_k=0, top_p=1.0, min_p=0.0, seed=3,
+                                      max_tokens=200, stop=(" ",), min_step_tokens=1000,
+                                      boundary=(THINK_CLOSE,))
+            seqs = gen.start("<s>Question<think>\n", 2, sampling)
+            outs = run_to_completion(gen.extend(seqs, {s: 30 for s in seqs}))
+            assert [o.stop for o in outs] == ["step_limit", "step_limit"]
+            assert all(" " in o.text for o in outs)  # delimiters came, and did not end it
+            gen.inject(seqs[0], FORCE_CLOSE)
+            outs = run_to_completion(gen.extend(seqs, {s: 30 for s in seqs}))
+            assert outs[0].stop == "delimiter" and len(outs[0].tokens) < 30
+            assert outs[1].stop == "step_limit"
+            # Step rules change without restarting the sampler chain.
+            state = gen._seqs[seqs[1]]
+            chain = state.chain
+            gen.set_sampling(seqs[1], replace(state.sampling, stop=(), min_step_tokens=0))
+            assert state.chain is chain and state.sampling.stop == ()
+            gen.set_sampling(seqs[1], replace(state.sampling, seed=99))
+            assert state.chain is not chain
         finally:
             gen.close()
 

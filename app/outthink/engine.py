@@ -691,6 +691,13 @@ class _Seq:
     generated: int = 0
     text: bytearray = field(default_factory=bytearray)
     finished: bool = False
+    #: A boundary (the end of thinking) was passed: ``min_step_tokens`` no longer applies.
+    past_boundary: bool = False
+
+
+def _chain_key(sampling: SamplingParams) -> tuple[float, float, int, float, int]:
+    """What a sequence's sampler chain is made of (the rest are step rules)."""
+    return (sampling.temperature, sampling.top_p, sampling.top_k, sampling.min_p, sampling.seed)
 
 
 def _new_chain(sampling: SamplingParams) -> Any:
@@ -840,6 +847,7 @@ class LlamaGenerator:
             generated=src.generated,
             text=bytearray(src.text),
             finished=src.finished,
+            past_boundary=src.past_boundary,
         )
         return sid
 
@@ -853,6 +861,9 @@ class LlamaGenerator:
 
     def set_sampling(self, seq: int, sampling: SamplingParams) -> None:
         s = self._get(seq)
+        if _chain_key(sampling) == _chain_key(s.sampling):
+            s.sampling = sampling  # step rules only: the sampler chain goes on as it was
+            return
         _llama().llama_sampler_free(s.chain)
         s.sampling = sampling
         s.chain = _new_chain(sampling)
@@ -905,6 +916,7 @@ class LlamaGenerator:
         s.pending = run[-1]
         s.text += text.encode("utf-8")
         s.generated += len(tokens)
+        s.past_boundary |= any(b in text for b in s.sampling.boundary)
         return len(tokens)
 
     def extend(
@@ -973,13 +985,15 @@ class LlamaGenerator:
                     sp = s.sampling
                     n_step = len(st["tokens"])
                     # the end of a thinking block ends a step at once; a blank line once
-                    # the step is long enough
+                    # the step is long enough (thinking's short paragraphs; the solution
+                    # after the thinking has steps of any length)
                     boundary = bool(sp.boundary) and self._hit_boundary(
                         st["bytes"], before, sp.boundary
                     )
+                    s.past_boundary |= boundary
+                    least = 0 if s.past_boundary else sp.min_step_tokens
                     if boundary or (
-                        n_step >= sp.min_step_tokens
-                        and self._hit_delimiter(st["bytes"], before, sp.stop)
+                        n_step >= least and self._hit_delimiter(st["bytes"], before, sp.stop)
                     ):
                         stop = "delimiter"
                     elif 0 < sp.step_tokens <= n_step or 0 < limits.get(s.sid, 0) <= n_step:

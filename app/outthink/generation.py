@@ -35,7 +35,8 @@ class SamplingParams:
     stop: tuple[str, ...] = ("\n\n",)  # step delimiters
     step_tokens: int = 0  # most new tokens in one step (0 = no limit); the solution goes on
     #: A ``stop`` delimiter ends a step only once it has this many tokens (reasoning models'
-    #: short paragraphs of self-talk make one step together).
+    #: short paragraphs of self-talk make one step together); once a ``boundary`` was passed
+    #: (the thinking ended), steps of any length.
     min_step_tokens: int = 0
     #: Texts that always end a step, however short (the end of a thinking block).
     boundary: tuple[str, ...] = ()

@@ -460,7 +460,10 @@ def build_prompt(
     if not problem:
         raise ConfigError("The problem is empty.", hint="Type or paste a problem to solve.")
     if fmt.kind == "completion":
-        check_thinking(thinking_support(fmt, None), fmt.thinking, source)
+        # A completion-format model thinks only when its entry says so (a preamble whose
+        # solutions think first, e.g. fewshot_think.txt): the model writes its own tags.
+        completion_support = thinking_support(fmt, None)
+        check_thinking(completion_support, fmt.thinking, source)
         try:
             preamble = prompt_asset(fmt.preamble)
         except OSError as exc:
@@ -473,6 +476,7 @@ def build_prompt(
             "completion",
             has_bos=False,
             end_markers=("Problem:",),
+            thinks=completion_support.thinks(fmt.thinking),
         )
     if fmt.kind != "chat":
         raise ConfigError(f"Unknown prompt format {fmt.kind!r}.", hint="Use chat or completion.")

@@ -276,13 +276,17 @@ class RunModel:
         if not steps:
             return None
         spans = [self.thoughts[n.node] for n in path if n.node in self.thoughts]
+        open_block = steps[-1].node not in self.thoughts
+        cand = self.candidates.get(cid)
+        ended = cand is not None and (cand.finished or cand.pruned)
         return ThinkingSummary(
             tokens=sum(n.tokens for n in steps),
             seconds=sum(max(0.0, s.ended - s.started) for s in spans),
-            blocks=len(spans) + (steps[-1].node not in self.thoughts),
-            open=steps[-1].node not in self.thoughts,
+            blocks=len(spans) + open_block,
+            # a candidate that ended with a block open will not think on in it
+            open=open_block and not ended,
             budget=any(s.how == "budget" for s in spans),
-            unfinished=bool(spans) and spans[-1].how == "unfinished",
+            unfinished=(open_block and ended) or (bool(spans) and spans[-1].how == "unfinished"),
             first=spans[0].started if spans else None,
         )
 
