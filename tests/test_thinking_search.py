@@ -339,6 +339,17 @@ def test_solve_renders_the_thinking_switch_of_a_qwen3_style_model(
     assert rc == 0 and auto["config"]["prompt"] == on["config"]["prompt"]
 
 
+def test_solve_verifier_view_option(qwen3_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ("--policy", str(qwen3_file), "--n", "1", "--max-tokens", "8")
+    rc = main(["solve", "--json", *base, "--verifier", "self-certainty", "What is 2+3?"])
+    data = json.loads(capsys.readouterr().out)
+    assert rc == 0 and data["config"]["verifier_view"] == "trace"  # the kind's own
+    rc = main(["solve", "--json", *base, "--verifier", "self-certainty", "--verifier-view",
+               "solution", "What is 2+3?"])
+    data = json.loads(capsys.readouterr().out)
+    assert rc == 0 and data["config"]["verifier_view"] == "solution"
+
+
 def test_solve_refuses_to_switch_off_a_model_that_always_thinks(
     r1_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
