@@ -7,7 +7,7 @@ text; ids are recycled; ``usage`` counts one token per character (so tests can c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from outthink.errors import EngineError
@@ -41,6 +41,8 @@ class FakeGenerator:
     cancel: CancelToken = field(default_factory=CancelToken)
     usage: Usage = field(default_factory=Usage)
     extend_calls: list[list[int]] = field(default_factory=list)
+    limit_calls: list[dict[int, int]] = field(default_factory=list)
+    injected: list[tuple[int, str]] = field(default_factory=list)
     forks: int = 0
     closed: bool = False
 
@@ -66,9 +68,12 @@ class FakeGenerator:
             ids.append(sid)
         return ids
 
-    def extend(self, seqs: Sequence[int]) -> Generator[TokenDeltas, None, list[StepOutput]]:
+    def extend(
+        self, seqs: Sequence[int], limits: Mapping[int, int] | None = None
+    ) -> Generator[TokenDeltas, None, list[StepOutput]]:
         self.cancel.check()
         self.extend_calls.append(list(seqs))
+        self.limit_calls.append(dict(limits or {}))
         outs = []
         deltas = {}
         for sid in seqs:
@@ -76,6 +81,9 @@ class FakeGenerator:
             if s.finished:
                 raise EngineError(f"sequence {sid} has already finished")
             text, stop = self.script(s.seed, s.steps, s.text)
+            limit = (limits or {}).get(sid, 0)
+            if 0 < limit < len(text):  # one token per character, as the usage counts
+                text, stop = text[:limit], "step_limit"
             s.steps += 1
             s.text += text
             s.tokens += len(text)
@@ -91,6 +99,16 @@ class FakeGenerator:
         yield deltas
         self.cancel.check()
         return outs
+
+    def inject(self, seq: int, text: str) -> int:
+        s = self._seqs[seq]
+        if s.finished:
+            raise EngineError(f"sequence {seq} has already finished")
+        s.text += text
+        s.tokens += len(text)
+        self.usage.decoded_tokens += len(text)
+        self.injected.append((seq, text))
+        return len(text)
 
     def fork(self, seq: int, *, sampling: SamplingParams | None = None) -> int:
         src = self._seqs[seq]

@@ -60,7 +60,7 @@ def test_list_shows_every_entry_with_role_size_and_presence(
     code, out, _ = run(["models", "list"], capsys)
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].split() == ["ID", "ROLE", "SIZE", "PRESENT", "NAME"]
+    assert lines[0].split() == ["ID", "ROLE", "SIZE", "PRESENT", "THINKS", "NAME"]
     for entry in load_catalog().entries:
         (row,) = [line for line in lines if line.startswith(entry.id + " ")]
         assert entry.role in row
@@ -76,6 +76,23 @@ def test_list_shows_every_entry_with_role_size_and_presence(
 
     code, out, _ = run(["models", "list", "--role", "verifier", "--json"], capsys)
     assert {m["role"] for m in json.loads(out)["models"]} == {"verifier"}
+
+
+def test_list_marks_reasoning_models_and_how_they_think(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(["models", "list"], capsys)
+    assert code == 0
+    # ID, ROLE, SIZE (number and unit), PRESENT, THINKS, NAME
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:] if line.strip()}
+    assert rows["qwen3-0.6b"][5] == "switch" and rows["qwen3-4b"][5] == "switch"
+    assert rows["deepseek-r1-distill-qwen-1.5b"][5] == "always"
+    assert rows["qwen2.5-7b-instruct"][5] == "-" and rows["gemma-3-270m"][5] == "-"
+    assert "solve --thinking off" in out
+    models = listing(capsys)
+    assert models["qwen3-1.7b"]["reasoning"] is True
+    assert models["qwen3-1.7b"]["thinking_switch"] == "enable_thinking"
+    assert models["qwen2.5-7b-instruct"]["reasoning"] is False
 
 
 def test_pull_then_list_verify_rm(hub: FakeHub, capsys: pytest.CaptureFixture[str]) -> None:

@@ -19,6 +19,30 @@ WORD_PIECES = [
 SPECIAL_PIECES = {"<|user|>", "<|assistant|>", "<|end|>"}
 N_VOCAB = 512
 
+#: Pieces a reasoning model's vocabulary has as tokens of their own (``think_tokens=True``).
+THINK_PIECES = ["<think>", "</think>"]
+
+#: Qwen3's chat template in short: its generation prompt and its thinking switch are Qwen3's
+#: own (``enable_thinking`` false writes an empty thinking block into the prompt).
+QWEN3_TEMPLATE = (
+    "{% for m in messages %}"
+    "{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>' + '\\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}"
+    "{% if enable_thinking is defined and enable_thinking is false %}"
+    "{{ '<think>\\n\\n</think>\\n\\n' }}{% endif %}{% endif %}"
+)
+
+#: DeepSeek-R1 distills' chat template in short: the generation prompt opens the thinking
+#: block, so the model's text starts inside it (no switch).
+R1_TEMPLATE = (
+    "{{ bos_token }}{% for m in messages %}"
+    "{% if m['role'] == 'user' %}{{ '<｜User｜>' + m['content'] }}"
+    "{% elif m['role'] == 'assistant' %}{{ '<｜Assistant｜>' + m['content'] }}"
+    "{% else %}{{ m['content'] }}{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<｜Assistant｜><think>\\n' }}{% endif %}"
+)
+
 CHAT_TEMPLATE = (
     "{{ bos_token }}{% for m in messages %}"
     "{% if m['role'] == 'user' %}<|user|>{{ m['content'] }}<|end|>"
@@ -37,9 +61,11 @@ def write_tiny_model(
     n_embd: int = 64,
     n_layer: int = 2,
     context_length: int = 1024,
+    think_tokens: bool = False,
 ) -> Path:
     """``context_length``: the trained context written to the header (runs whose prompt plus
-    max tokens exceed it are refused)."""
+    max tokens exceed it are refused). ``think_tokens``: ``<think>`` and ``</think>`` are
+    tokens of their own, as in a reasoning model's vocabulary (user-defined: shown in text)."""
     import gguf
 
     rng = np.random.default_rng(seed)
@@ -53,6 +79,9 @@ def write_tiny_model(
         types.append(
             gguf.TokenType.CONTROL if piece in SPECIAL_PIECES else gguf.TokenType.NORMAL
         )
+    for piece in THINK_PIECES if think_tokens else ():
+        tokens.append(piece)
+        types.append(gguf.TokenType.USER_DEFINED)
     while len(tokens) < N_VOCAB:
         tokens.append(f"<pad{len(tokens)}>")
         types.append(gguf.TokenType.UNUSED)

@@ -61,6 +61,7 @@ from outthink.errors import (
     OutthinkError,
 )
 from outthink.resources import resource_path
+from outthink.thinking import ThinkingSupport
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ _KIND_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 # no separators, no drive letters, nothing a shell or Windows would treat specially.
 _SEGMENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+_SWITCH_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _REVISION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul"} | {f"com{i}" for i in range(10)} | {
     f"lpt{i}" for i in range(10)
@@ -135,6 +137,11 @@ class ModelEntry:
     kv_bytes_per_token: int = 0
     #: Higher is recommended first among the models of its role that fit this machine.
     rank: int = 0
+    #: Thinks in a ``<think>`` block before it answers (Qwen3, DeepSeek-R1 distills).
+    reasoning: bool = False
+    #: The chat-template variable that turns thinking on or off (Qwen3: ``enable_thinking``);
+    #: None for a reasoning model that always thinks.
+    thinking_switch: str | None = None
     #: "shipped", "user" (user catalog) or "local" (imported with ``models import``).
     origin: str = "shipped"
     #: Imported entries: where the file is (absolute, or relative to the models folder).
@@ -177,7 +184,14 @@ class ModelEntry:
             "verifier_options": dict(self.verifier_options),
             "description": self.description,
             "rank": self.rank,
+            "reasoning": self.reasoning,
+            "thinking_switch": self.thinking_switch,
         }
+
+    @property
+    def thinking(self) -> ThinkingSupport:
+        """How the model thinks (:mod:`outthink.thinking`)."""
+        return ThinkingSupport(self.reasoning, self.thinking_switch if self.reasoning else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,6 +370,8 @@ _FIELDS: dict[str, type | tuple[type, ...]] = {
     "verifier_options": dict,
     "description": str,
     "rank": int,
+    "reasoning": bool,
+    "thinking_switch": str,
 }
 _REQUIRED = ("id", "name", "role", "file", "size_bytes", "license", "context_length")
 
@@ -446,6 +462,16 @@ def _parse_entry(table: Mapping[str, Any], *, source: str, index: int, origin: s
     if prompt_format == "completion" and role == "policy" and preamble is None:
         raise bad("preamble", "a completion-format policy needs a few-shot preamble file")
 
+    reasoning = table.get("reasoning", False)
+    switch = table.get("thinking_switch")
+    if switch is not None:
+        if not reasoning:
+            raise bad("thinking_switch", "only a reasoning model (reasoning = true) has one",
+                      "Add `reasoning = true`, or remove `thinking_switch`.")
+        if not _SWITCH_RE.fullmatch(switch):
+            raise bad("thinking_switch", f"{switch!r} is not a chat-template variable name",
+                      'Name the variable the template reads, e.g. "enable_thinking".')
+
     kind = table.get("verifier_kind")
     options = table.get("verifier_options", {})
     if role == "verifier":
@@ -483,6 +509,8 @@ def _parse_entry(table: Mapping[str, Any], *, source: str, index: int, origin: s
         description=table.get("description", ""),
         kv_bytes_per_token=table.get("kv_bytes_per_token", 0),
         rank=table.get("rank", 0),
+        reasoning=reasoning,
+        thinking_switch=switch,
         origin=origin,
     )
 

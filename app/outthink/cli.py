@@ -18,6 +18,7 @@ try:
     import signal
     import sys
     from collections.abc import Iterator, Sequence
+    from dataclasses import replace
     from pathlib import Path
     from typing import Any
 
@@ -34,10 +35,12 @@ try:
         preflight,
         resolve_policy,
     )
-    from outthink.search.config import SearchConfig
+    from outthink.search.config import THINKING_CHOICES, SearchConfig
     from outthink.search.selection import AGGREGATIONS, SELECTION_RULES
     from outthink.search.strategies import strategy_names
     from outthink.selfcheck import run as run_self_check
+    from outthink.thinking import defaults_for
+    from outthink.verifiers.base import VIEWS
 except KeyboardInterrupt:
     import sys
 
@@ -83,13 +86,26 @@ def setup_logging(verbose: bool = False) -> Path | None:
 # --------------------------------------------------------------------------- solve
 
 
-def _auto_strategy(args: argparse.Namespace, settings: Settings, problem: str) -> str:
-    """Replace ``--strategy auto`` by the saved benchmark recommendation for these models."""
-    from outthink.bench.recommend import auto_config
+def _auto_strategy(args: argparse.Namespace, label: str, problem: str, thinks: bool) -> str:
+    """Replace ``--strategy auto`` by the saved benchmark recommendation for these models.
+
+    A model that thinks is a family of its own (its recommendation is kept apart from the
+    same model's without thinking); with no benchmark yet it gets majority voting, the
+    baseline that search has to beat for reasoning models."""
+    from outthink.bench.recommend import auto_config, family_of, reasoning_baseline
     from outthink.bench.runner import verifier_id
 
-    label = resolve_policy(args.policy, settings).label
-    cfg = auto_config(label, verifier_id(args.verifier, args.verifier_model), problem)
+    family = family_of(thinks)
+    cfg = auto_config(
+        label, verifier_id(args.verifier, args.verifier_model), problem, family=family
+    )
+    if cfg is None and thinks:
+        cfg = reasoning_baseline()
+        print(
+            f"auto: no benchmark saved for {label} thinking with the {args.verifier} verifier; "
+            f"using majority voting over N={cfg.n} samples, the baseline for reasoning models.",
+            file=sys.stderr,
+        )
     if cfg is None:
         raise ConfigError(
             f"No benchmark recommendation saved for {label} with the {args.verifier} verifier.",
@@ -98,6 +114,18 @@ def _auto_strategy(args: argparse.Namespace, settings: Settings, problem: str) -
     args.n, args.width, args.select = cfg.n, cfg.width, cfg.select
     log.info("auto: %s, N=%d, width %d, %s", cfg.strategy, cfg.n, cfg.width, cfg.select)
     return cfg.strategy
+
+
+def fill_model_defaults(args: argparse.Namespace, thinks: bool) -> None:
+    """The token budgets and step settings the user left unset, for the model: thousands of
+    tokens and longer steps for one that thinks (:data:`outthink.thinking.REASONING_DEFAULTS`),
+    the thinking budget three quarters of the max tokens so that the answer has room."""
+    defaults = defaults_for(thinks)
+    for name in ("max_tokens", "max_steps", "min_step_tokens"):
+        if getattr(args, name, None) is None:
+            setattr(args, name, defaults[name])
+    if getattr(args, "thinking_budget", None) is None:
+        args.thinking_budget = args.max_tokens * 3 // 4 if thinks else 0
 
 
 def search_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -114,6 +142,9 @@ def search_options(args: argparse.Namespace) -> dict[str, Any]:
             "min_p",
             "seed",
             "agg",
+            "thinking",
+            "thinking_budget",
+            "min_step_tokens",
         )
     }
 
@@ -179,8 +210,11 @@ def cmd_solve(args: argparse.Namespace) -> int:
     if not problem:
         raise ConfigError("The problem is empty.", hint='Example: outthink solve "What is 2+3?"')
     settings = load_settings()
+    choice = resolve_policy(args.policy, settings)
+    thinks = choice.thinks(args.thinking) and args.prompt_format != "completion"
+    fill_model_defaults(args, thinks)
     if args.strategy == "auto":
-        args.strategy = _auto_strategy(args, settings, problem)
+        args.strategy = _auto_strategy(args, choice.label, problem, thinks)
     if args.agg is None:
         args.agg = natural_aggregation(args.verifier, settings)
     cfg = SearchConfig(
@@ -190,18 +224,15 @@ def cmd_solve(args: argparse.Namespace) -> int:
         lookahead=args.lookahead,
         **search_options(args),
     ).validate()
-    choice = resolve_policy(args.policy, settings)
     preflight(choice, problem, cfg, settings)  # before loading anything
     threads = args.threads or settings.threads or None
     gpu_layers = args.gpu_layers if args.gpu_layers is not None else settings.gpu_layers
     fmt = choice.prompt_format
     if args.system_prompt is not None:
-        base = fmt or PromptFormat("chat")
         system_prompt = utf8_text(args.system_prompt, "The --system-prompt text")
-        fmt = PromptFormat(base.kind, system_prompt, base.preamble)
+        fmt = replace(fmt or PromptFormat("chat"), system_prompt=system_prompt)
     if args.prompt_format:
-        base = fmt or PromptFormat()
-        fmt = PromptFormat(args.prompt_format, base.system_prompt, base.preamble)
+        fmt = replace(fmt or PromptFormat(), kind=args.prompt_format)
     cancel = CancelToken()
     verifier: Any = None
     loaded: list[Any] = []
@@ -215,6 +246,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
                 threads=threads,
                 gpu_layers=gpu_layers,
                 cancel=cancel,
+                view=args.verifier_view,
             )
         with loading_models():
             policy = Model(choice.path, n_gpu_layers=gpu_layers)
@@ -282,6 +314,20 @@ def _print_summary(s: dict[str, Any]) -> None:
     sel = s.get("selection") or {}
     if sel.get("reason"):
         print(f"Why:    {sel['reason']}")
+    if s.get("note"):
+        print(f"Note:   {s['note']}")
+    thought = [c["thinking"] for c in s["candidates"] if c.get("thinking")]
+    if thought:
+        tokens = sum(t["tokens"] for t in thought) / len(thought)
+        seconds = sum(t["seconds"] for t in thought) / len(thought)
+        forced = sum(t["closed_by_budget"] for t in thought)
+        unfinished = sum(not t["finished"] for t in thought)
+        extra = f"; {forced} stopped by the thinking budget" if forced else ""
+        extra += f"; {unfinished} did not finish thinking" if unfinished else ""
+        print(
+            f"Thought: {len(thought)} candidates, {tokens:,.0f} tokens and {seconds:.1f} s "
+            f"on average{extra}"
+        )
     print()
     print(f"{'#':>3} {'answer':<16} {'score':>6} {'steps':>5}  end")
     for c in s["candidates"]:
@@ -383,6 +429,31 @@ def _models_on_disk(settings: Settings) -> dict[str, Any]:
 # --------------------------------------------------------------------------- parser
 
 
+def add_thinking_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options for reasoning models that ``solve`` and ``bench`` share."""
+    parser.add_argument(
+        "--thinking",
+        choices=THINKING_CHOICES,
+        default="auto",
+        help="reasoning models: think before answering (on), answer at once (off; Qwen3's "
+        "enable_thinking), or as the model does by default (auto)",
+    )
+    ranges.add_argument(
+        parser,
+        "thinking_budget",
+        None,
+        "most tokens a candidate thinks before its thinking is closed and it must answer "
+        "(default: three quarters of --max-tokens for a model that thinks)",
+    )
+    ranges.add_argument(
+        parser,
+        "min_step_tokens",
+        None,
+        "a step ends at a blank line only after this many tokens (default 0; 48 for a model "
+        "that thinks)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     import outthink.verifiers as verifiers
 
@@ -443,8 +514,19 @@ def build_parser() -> argparse.ArgumentParser:
     ranges.add_argument(s, "top_p", 0.95)
     ranges.add_argument(s, "top_k", 40)
     ranges.add_argument(s, "min_p", 0.05)
-    ranges.add_argument(s, "max_tokens", 384, "new tokens per solution")
-    ranges.add_argument(s, "max_steps", 16)
+    ranges.add_argument(
+        s, "max_tokens", None, "new tokens per solution (default 384; 4,096 if the model thinks)"
+    )
+    ranges.add_argument(s, "max_steps", None, "default 16; 160 for a model that thinks")
+    add_thinking_arguments(s)
+    s.add_argument(
+        "--verifier-view",
+        choices=VIEWS,
+        default=None,
+        help="what the verifier scores of a reasoning model's text: the final solution after "
+        "its thinking, or the whole trace (default: the verifier's own: solution for reward "
+        "models, the judge and the calculator, trace for self-certainty)",
+    )
     ranges.add_argument(s, "seed", 0)
     ranges.add_argument(s, "threads", 0, "CPU threads (default: physical cores)")
     ranges.add_argument(s, "gpu_layers", None, "layers to offload to the GPU")

@@ -122,6 +122,13 @@ def _presence(status: ModelStatus) -> str:
     }[status.state]
 
 
+def _thinks(entry: Any) -> str:
+    """The reasoning mark of ``models list``: how thinking is switched, or nothing."""
+    if not entry.reasoning:
+        return "-"
+    return "switch" if entry.thinking_switch else "always"
+
+
 @_with_notices
 def cmd_list(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
@@ -142,18 +149,22 @@ def cmd_list(args: argparse.Namespace, out: TextIO | None = None) -> int:
         )
         out.write("\n")
         return 0
-    rows = [("ID", "ROLE", "SIZE", "PRESENT", "NAME")]
+    rows = [("ID", "ROLE", "SIZE", "PRESENT", "THINKS", "NAME")]
     for s in statuses:
         role = s.entry.role if s.entry.role == "policy" else f"verifier:{s.entry.verifier_kind}"
-        rows.append((s.entry.id, role, _size(s.entry.size_bytes), _presence(s), s.entry.name))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        rows.append((s.entry.id, role, _size(s.entry.size_bytes), _presence(s),
+                     _thinks(s.entry), s.entry.name))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
     for row in rows:
-        cells = [row[i].ljust(widths[i]) for i in range(4)]
-        out.write("  ".join([*cells, row[4]]).rstrip() + "\n")
+        cells = [row[i].ljust(widths[i]) for i in range(5)]
+        out.write("  ".join([*cells, row[5]]).rstrip() + "\n")
     free = disk_free(settings.models_path())
     room = f" ({_size(free)} free)" if free is not None else ""
     out.write(f"\nModels folder: {settings.models_path()}{room}\n")
     out.write(_recommendation(statuses, settings))
+    if any(s.entry.reasoning for s in statuses):
+        out.write("THINKS: reasoning models think before they answer; `switch` ones can be told "
+                  "not to (solve --thinking off), `always` ones cannot.\n")
     if any(s.state in ("missing", "partial") for s in statuses):
         out.write("Download one with `outthink models pull ID`; "
                   "use a file you have with `outthink models import PATH`.\n")

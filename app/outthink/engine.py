@@ -24,7 +24,7 @@ import logging
 import math
 import os
 import threading
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
@@ -691,6 +691,13 @@ class _Seq:
     generated: int = 0
     text: bytearray = field(default_factory=bytearray)
     finished: bool = False
+    #: A boundary (the end of thinking) was passed: ``min_step_tokens`` no longer applies.
+    past_boundary: bool = False
+
+
+def _chain_key(sampling: SamplingParams) -> tuple[float, float, int, float, int]:
+    """What a sequence's sampler chain is made of (the rest are step rules)."""
+    return (sampling.temperature, sampling.top_p, sampling.top_k, sampling.min_p, sampling.seed)
 
 
 def _new_chain(sampling: SamplingParams) -> Any:
@@ -840,6 +847,7 @@ class LlamaGenerator:
             generated=src.generated,
             text=bytearray(src.text),
             finished=src.finished,
+            past_boundary=src.past_boundary,
         )
         return sid
 
@@ -853,6 +861,9 @@ class LlamaGenerator:
 
     def set_sampling(self, seq: int, sampling: SamplingParams) -> None:
         s = self._get(seq)
+        if _chain_key(sampling) == _chain_key(s.sampling):
+            s.sampling = sampling  # step rules only: the sampler chain goes on as it was
+            return
         _llama().llama_sampler_free(s.chain)
         s.sampling = sampling
         s.chain = _new_chain(sampling)
@@ -884,7 +895,34 @@ class LlamaGenerator:
             s.n_past = last
             s.pending = self._last_prompt_token
 
-    def extend(self, seqs: Sequence[int]) -> Generator[TokenDeltas, None, list[StepOutput]]:
+    def inject(self, seq: int, text: str) -> int:
+        """Append ``text`` to a sequence (a forced end of thinking). Its tokens are decoded
+        now except the last, which becomes the sequence's pending token, as a sampled one
+        would: every live sequence keeps valid logits, and the next step decodes it."""
+        s = self._get(seq)
+        if s.finished:
+            raise EngineError(f"internal: sequence {s.sid} has already finished")
+        tokens = self.model.tokenize(text, add_special=False, parse_special=True)
+        if not tokens:
+            return 0
+        self._refresh_stale(s)
+        run = ([s.pending] if s.pending is not None else []) + tokens
+        head = run[:-1]
+        if head:
+            self.ctx.decode_chunked(head, s.n_past, s.sid, last_logits=False)
+            self.usage.decoded_tokens += len(head)
+            self.usage.decode_calls += -(-len(head) // self.ctx.n_batch)
+        s.n_past += len(head)
+        s.pending = run[-1]
+        s.text += text.encode("utf-8")
+        s.generated += len(tokens)
+        s.past_boundary |= any(b in text for b in s.sampling.boundary)
+        return len(tokens)
+
+    def extend(
+        self, seqs: Sequence[int], limits: Mapping[int, int] | None = None
+    ) -> Generator[TokenDeltas, None, list[StepOutput]]:
+        limits = limits or {}
         states = [self._get(q) for q in seqs]
         for s in states:
             if s.finished:
@@ -944,9 +982,21 @@ class LlamaGenerator:
                     if delta:
                         deltas[s.sid] = delta
                         st["text"].append(delta)
-                    if self._hit_delimiter(st["bytes"], before, s.sampling.stop):
+                    sp = s.sampling
+                    n_step = len(st["tokens"])
+                    # the end of a thinking block ends a step at once; a blank line once
+                    # the step is long enough (thinking's short paragraphs; the solution
+                    # after the thinking has steps of any length)
+                    boundary = bool(sp.boundary) and self._hit_boundary(
+                        st["bytes"], before, sp.boundary
+                    )
+                    s.past_boundary |= boundary
+                    least = 0 if s.past_boundary else sp.min_step_tokens
+                    if boundary or (
+                        n_step >= least and self._hit_delimiter(st["bytes"], before, sp.stop)
+                    ):
                         stop = "delimiter"
-                    elif 0 < s.sampling.step_tokens <= len(st["tokens"]):
+                    elif 0 < sp.step_tokens <= n_step or 0 < limits.get(s.sid, 0) <= n_step:
                         stop = "step_limit"
                     if s.generated >= s.sampling.max_tokens:
                         stop = "length"
@@ -973,6 +1023,16 @@ class LlamaGenerator:
                 )
             )
         return outputs
+
+    @staticmethod
+    def _hit_boundary(data: bytearray, before: int, boundaries: tuple[str, ...]) -> bool:
+        """A boundary (the end of a thinking block) in the new bytes ends the step, even
+        with nothing before it."""
+        for b in boundaries:
+            db = b.encode("utf-8")
+            if data.find(db, max(0, before - len(db) + 1)) != -1:
+                return True
+        return False
 
     @staticmethod
     def _hit_delimiter(data: bytearray, before: int, delimiters: tuple[str, ...]) -> bool:

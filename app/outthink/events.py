@@ -63,7 +63,28 @@ class StepProposed(Event):
     index: int  # 0-based step number within the candidate's solution
     text: str
     tokens: int
-    stop: str  # why the step ended: "delimiter", "eog", "length"
+    stop: str  # why the step ended: "delimiter", "eog", "length", "thinking_budget"
+    #: Part of the step is thinking (reasoning models: inside a ``<think>`` block, tags too).
+    thinking: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ThinkingEnded(Event):
+    """A candidate's thinking block ended with step ``node``, or the candidate ended inside it.
+
+    ``started`` and ``ended`` are seconds since the run started (when the block's first and
+    last tokens came): a candidate that thinks more than once has one event per block, and its
+    thinking time is the sum. ``how``: "closed" (the model closed it), "budget" (the thinking
+    budget ran out and the search closed it), "unfinished" (the candidate ended inside it).
+    """
+
+    kind: ClassVar[str] = "thinking_ended"
+    candidate: int
+    node: int
+    tokens: int
+    started: float
+    ended: float
+    how: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +123,9 @@ class CandidateFinished(Event):
     answer: str | None
     score: float | None
     reason: str  # "answer", "eog", "length", "steps", "cancelled"
+    #: Where the answer came from for a model that thought: "solution" (after its thinking),
+    #: "thinking" (from inside it: it never wrote a solution); "" when it did not think.
+    answer_source: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +172,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         RunStarted,
         TokensGenerated,
         StepProposed,
+        ThinkingEnded,
         StepScored,
         BeamKept,
         BeamPruned,

@@ -14,7 +14,9 @@ from typing import Literal, Protocol
 
 from outthink.errors import Cancelled
 
-StopReason = Literal["delimiter", "step_limit", "eog", "length"]
+#: Why a step ended. "thinking_budget": the thinking budget ran out and the search closed the
+#: thinking block (the step's text ends with the appended closing tag).
+StopReason = Literal["delimiter", "step_limit", "eog", "length", "thinking_budget"]
 
 #: What :meth:`StepGenerator.extend` yields while it runs: new text per sequence id.
 TokenDeltas = Mapping[int, str]
@@ -32,6 +34,12 @@ class SamplingParams:
     max_tokens: int = 512  # new tokens over the whole solution
     stop: tuple[str, ...] = ("\n\n",)  # step delimiters
     step_tokens: int = 0  # most new tokens in one step (0 = no limit); the solution goes on
+    #: A ``stop`` delimiter ends a step only once it has this many tokens (reasoning models'
+    #: short paragraphs of self-talk make one step together); once a ``boundary`` was passed
+    #: (the thinking ended), steps of any length.
+    min_step_tokens: int = 0
+    #: Texts that always end a step, however short (the end of a thinking block).
+    boundary: tuple[str, ...] = ()
 
     def with_seed(self, seed: int) -> SamplingParams:
         return replace(self, seed=seed)
@@ -110,12 +118,20 @@ class StepGenerator(Protocol):
         """
         ...
 
-    def extend(self, seqs: Sequence[int]) -> Generator[TokenDeltas, None, list[StepOutput]]:
+    def extend(
+        self, seqs: Sequence[int], limits: Mapping[int, int] | None = None
+    ) -> Generator[TokenDeltas, None, list[StepOutput]]:
         """Generate the next step of every listed sequence, all in the same decode calls.
 
         Yields new text per sequence after each decode; returns one :class:`StepOutput` per
-        sequence, in the order given.
+        sequence, in the order given. ``limits``: most new tokens this step for some sequences
+        (a thinking budget's remainder); such a step ends with ``"step_limit"``.
         """
+        ...
+
+    def inject(self, seq: int, text: str) -> int:
+        """Append ``text`` to a sequence as if it had generated it (not sampled: no
+        log-probabilities), so that the next step continues after it. Returns its tokens."""
         ...
 
     def fork(self, seq: int, *, sampling: SamplingParams | None = None) -> int:

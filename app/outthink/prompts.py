@@ -3,6 +3,10 @@
 Two formats: ``chat`` renders the model's own chat template (GGUF metadata
 ``tokenizer.chat_template``) in jinja2's sandbox; ``completion`` puts the problem after a
 few-shot preamble shipped in ``assets/prompts`` (for base models such as the starter).
+
+Reasoning models: the thinking choice (on, off, or the model's default) is passed to the
+template's own switch (:mod:`outthink.thinking`), and the prompt says whether the model will
+think and whether its text starts inside the thinking block.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from functools import update_wrapper, wraps
@@ -25,6 +29,7 @@ from jinja2.visitor import NodeTransformer
 from outthink.errors import ConfigError, OutthinkError
 from outthink.generation import CancelToken
 from outthink.resources import prompt_asset
+from outthink.thinking import NO_THINKING, ThinkingSupport, opens_thinking, support_from_template
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +47,10 @@ class PromptFormat:
     kind: PromptKind = "chat"
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     preamble: str = DEFAULT_PREAMBLE  # asset file name, for "completion"
+    #: Thinking on (True), off (False) or as the model does by default (None).
+    thinking: bool | None = None
+    #: How the model thinks (its catalog entry); None: read from its chat template.
+    support: ThinkingSupport | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +62,10 @@ class Prompt:
     #: A step that starts with one of these ends the solution (base models run on to the
     #: next few-shot problem otherwise).
     end_markers: tuple[str, ...] = ()
+    #: The model thinks in a ``<think>`` block before it answers.
+    thinks: bool = False
+    #: The prompt ends inside an open think block: the generated text starts as thinking.
+    thinking_open: bool = False
 
 
 def _raise(message: str) -> None:
@@ -349,8 +362,12 @@ def render_chat_template(
     hint: str = TEMPLATE_HINT,
     cancel: CancelToken | None = None,
     seconds: float = RENDER_SECONDS,
+    variables: Mapping[str, bool] | None = None,
 ) -> str:
     """Render a chat template in the guarded sandbox.
+
+    ``variables``: switches the template reads besides the messages (e.g. Qwen3's
+    ``enable_thinking``); only true/false values, so they add nothing the guards must bound.
 
     A template that breaks its own rules (``raise_exception``, a type error, a bad index)
     raises :class:`jinja2.TemplateError`, which callers may answer with a plain layout. One
@@ -360,6 +377,7 @@ def render_chat_template(
     size = sum(len(str(m.get("content", ""))) for m in messages) + len(bos_token + eos_token)
     budget = _Budget(seconds, RENDER_CHARS + 4 * size, cancel)
     ctx: dict[str, Any] = {
+        **{name: bool(value) for name, value in (variables or {}).items()},
         "messages": messages,
         "bos_token": bos_token,
         "eos_token": eos_token,
@@ -398,6 +416,31 @@ def _plain_chat(system: str, problem: str) -> str:
     return "".join(parts)
 
 
+def thinking_support(fmt: PromptFormat, chat_template: str | None) -> ThinkingSupport:
+    """How the model thinks: its catalog entry's word, else what its chat template says."""
+    if fmt.support is not None:
+        return fmt.support
+    return support_from_template(chat_template) if fmt.kind == "chat" else NO_THINKING
+
+
+def check_thinking(support: ThinkingSupport, thinking: bool | None, source: str) -> None:
+    """Refuse a thinking choice the model cannot follow (before anything is loaded)."""
+    if thinking is True and not support.reasoning:
+        raise ConfigError(
+            f"{source} does not think before it answers: its chat template has no thinking "
+            "block to switch on.",
+            hint="Set thinking to auto (--thinking auto), or pick a reasoning model such as "
+            "Qwen3 or DeepSeek-R1-Distill.",
+        )
+    if thinking is False and support.always:
+        raise ConfigError(
+            f"{source} always thinks before it answers: its chat template has no switch to "
+            "turn thinking off.",
+            hint="Set thinking to auto or on (--thinking auto); a thinking budget "
+            "(--thinking-budget) keeps its thoughts short.",
+        )
+
+
 def build_prompt(
     problem: str,
     fmt: PromptFormat,
@@ -409,11 +452,18 @@ def build_prompt(
     cancel: CancelToken | None = None,
 ) -> Prompt:
     """The policy's prompt for ``problem``. ``source`` names the model file in errors; a
-    chat template that runs past the render limits raises :class:`ChatTemplateError`."""
+    chat template that runs past the render limits raises :class:`ChatTemplateError`.
+
+    ``fmt.thinking`` passes the template's thinking switch (Qwen3's ``enable_thinking``) when
+    it is True or False; a choice the model cannot follow raises :class:`ConfigError`."""
     problem = problem.strip()
     if not problem:
         raise ConfigError("The problem is empty.", hint="Type or paste a problem to solve.")
     if fmt.kind == "completion":
+        # A completion-format model thinks only when its entry says so (a preamble whose
+        # solutions think first, e.g. fewshot_think.txt): the model writes its own tags.
+        completion_support = thinking_support(fmt, None)
+        check_thinking(completion_support, fmt.thinking, source)
         try:
             preamble = prompt_asset(fmt.preamble)
         except OSError as exc:
@@ -426,9 +476,18 @@ def build_prompt(
             "completion",
             has_bos=False,
             end_markers=("Problem:",),
+            thinks=completion_support.thinks(fmt.thinking),
         )
     if fmt.kind != "chat":
         raise ConfigError(f"Unknown prompt format {fmt.kind!r}.", hint="Use chat or completion.")
+    support = thinking_support(fmt, chat_template)
+    check_thinking(support, fmt.thinking, source)
+    # The template's own switch (Qwen3: enable_thinking), only when a choice was made.
+    switch = (
+        {support.switch: fmt.thinking}
+        if support.switch is not None and fmt.thinking is not None
+        else None
+    )
     text: str | None = None
     if chat_template:
         attempts = []
@@ -451,6 +510,7 @@ def build_prompt(
                     eos_token=eos_token,
                     source=source,
                     cancel=cancel,
+                    variables=switch,
                 )
                 break
             except TemplateError as exc:
@@ -460,4 +520,8 @@ def build_prompt(
             log.warning("The model's chat template could not be rendered; using a plain one.")
         text = _plain_chat(fmt.system_prompt, problem)
     has_bos = bool(bos_token) and text.startswith(bos_token)
-    return Prompt(text, "chat", has_bos=has_bos)
+    thinks = support.thinks(fmt.thinking)
+    # A model that always thinks starts inside its block even where its template leaves the
+    # opening tag to the model (an opening tag it writes then starts nothing new).
+    thinking_open = thinks and (opens_thinking(text) or support.always)
+    return Prompt(text, "chat", has_bos=has_bos, thinks=thinks, thinking_open=thinking_open)

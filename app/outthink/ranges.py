@@ -95,6 +95,12 @@ NUMERIC_OPTIONS: dict[str, NumericOption] = _options(
     NumericOption("seed", "Seed", "--seed", int, 0, MAX_SEED),
     NumericOption("lookahead", "Lookahead", "--lookahead", int, 0, 64),
     NumericOption(
+        "thinking_budget", "Thinking budget", "--thinking-budget", int, 0, 262_144, "0 = no limit"
+    ),
+    NumericOption(
+        "min_step_tokens", "Min step tokens", "--min-step-tokens", int, 0, 4096, "0 = any length"
+    ),
+    NumericOption(
         "adaptive_threshold",
         "Adaptive threshold",
         "adaptive_threshold",

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from outthink.config import Settings
-from outthink.errors import ConfigError
+from outthink.errors import ConfigError, OutthinkError
 from outthink.generation import CancelToken
-from outthink.prompts import DEFAULT_PREAMBLE, DEFAULT_SYSTEM_PROMPT, PromptFormat
+from outthink.prompts import DEFAULT_PREAMBLE, DEFAULT_SYSTEM_PROMPT, PromptFormat, check_thinking
+from outthink.thinking import NO_THINKING, ThinkingSupport, support_from_template
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +23,23 @@ class PolicyChoice:
     path: Path
     label: str
     prompt_format: PromptFormat | None
+    #: How the model thinks: its catalog entry's word, else what its chat template says.
+    thinking: ThinkingSupport = NO_THINKING
+
+    def thinks(self, thinking: str) -> bool:
+        """Whether a run with the thinking choice ``thinking`` (auto, on, off) thinks."""
+        return self.thinking.thinks({"on": True, "off": False}.get(thinking))
+
+
+def _file_thinking(path: Path) -> ThinkingSupport:
+    """What the model file's chat template says about thinking (nothing for a file that
+    cannot be read: the preflight says what is wrong with it)."""
+    from outthink.gguf_file import read_header
+
+    try:
+        return support_from_template(read_header(path).chat_template)
+    except (OutthinkError, OSError, ValueError):
+        return NO_THINKING
 
 
 def catalog_module() -> Any:
@@ -43,6 +61,8 @@ def format_from_entry(entry: Any) -> PromptFormat | None:
         kind=kind,
         system_prompt=getattr(entry, "system_prompt", None) or DEFAULT_SYSTEM_PROMPT,
         preamble=getattr(entry, "preamble", None) or DEFAULT_PREAMBLE,
+        # a reasoning entry says how it thinks; otherwise the template tells (imported files)
+        support=entry.thinking if getattr(entry, "reasoning", False) else None,
     )
 
 
@@ -52,12 +72,20 @@ def resolve_policy(spec: str | None, settings: Settings) -> PolicyChoice:
 
     if spec and (spec.endswith(".gguf") or Path(spec).expanduser().exists()):
         path = Path(spec).expanduser()
-        return PolicyChoice(path, path.name, None)
+        return PolicyChoice(path, path.name, None, _file_thinking(path))
     catalog = catalog_module()
     model_id = spec or STARTER_ID
     if catalog is not None:
         resolved = catalog.resolve_model(model_id, role="policy", settings=settings)
-        return PolicyChoice(Path(resolved.path), model_id, format_from_entry(resolved.entry))
+        entry, path = resolved.entry, Path(resolved.path)
+        fmt = format_from_entry(entry)
+        if fmt is not None and fmt.support is not None:
+            support = fmt.support
+        elif fmt is not None and fmt.kind == "completion":
+            support = NO_THINKING
+        else:
+            support = _file_thinking(path)
+        return PolicyChoice(path, model_id, fmt, support)
     if model_id == STARTER_ID:
         return PolicyChoice(starter_model_path(settings), STARTER_ID, PromptFormat("completion"))
     raise ConfigError(
@@ -73,8 +101,12 @@ def build_verifier(
     threads: int | None = None,
     gpu_layers: int = 0,
     cancel: CancelToken | None = None,
+    view: str | None = None,
 ) -> tuple[Any, list[Any]]:
     """The verifier ``name`` (a verifier kind or a catalog id) and any models it loaded.
+
+    ``view``: what it scores of a reasoning model's text ("solution" or "trace"); None: the
+    catalog entry's option, else the kind's own default.
 
     ``model`` is the verifier's model (a catalog id or a .gguf path) for kinds that need one;
     a catalog verifier entry brings its own. Close the verifier before its models (it may hold
@@ -115,18 +147,22 @@ def build_verifier(
             vpath = resolve_policy(model_spec, settings).path
         ctx.model = Model(vpath, n_gpu_layers=gpu_layers)
         loaded.append(ctx.model)
-    return spec.factory(options, ctx), loaded
+    if view is not None:
+        options["view"] = view
+    return verifiers.build(spec, options, ctx), loaded
 
 
 def preflight(choice: PolicyChoice, problem: str, cfg: Any, settings: Settings) -> Any:
     """Refuse, before any weights are loaded, a run that cannot work: a model file llama.cpp
-    cannot run, a problem longer than the model's trained context (with ``cfg.max_tokens``),
-    then a request too big for memory (the prompt format adds at most a few thousand bytes).
+    cannot run, a thinking choice the model cannot follow, a problem longer than the model's
+    trained context (with ``cfg.max_tokens``), then a request too big for memory (the prompt
+    format adds at most a few thousand bytes).
     Returns the file's header. The command line and the desktop app both call this."""
     from outthink.engine import check_memory, check_model_file, check_problem_fits, plan_context
     from outthink.search.strategies import get_strategy
 
     header = check_model_file(choice.path)
+    check_thinking(choice.thinking, cfg.thinking_choice, choice.path.name)
     check_problem_fits(header, problem, cfg.max_tokens, n_ctx=settings.context_size)
     spec = get_strategy(cfg.strategy)
     n_seq = spec.sequences(spec.prepare(cfg))

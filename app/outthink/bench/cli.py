@@ -70,6 +70,7 @@ def add_bench_parser(sub: Any) -> argparse.ArgumentParser:
     """Add the ``bench`` sub-command to ``outthink``'s sub-parsers."""
     import outthink.verifiers as verifiers
     from outthink.bench.problems import PRESETS
+    from outthink.cli import add_thinking_arguments
     from outthink.search.strategies import strategy_names
 
     b = sub.add_parser(
@@ -118,14 +119,17 @@ def add_bench_parser(sub: Any) -> argparse.ArgumentParser:
     b.add_argument(
         "--verifier-model", help="model for a model-based verifier (catalog id or .gguf path)"
     )
-    ranges.add_argument(b, "max_tokens", 384, "new tokens per solution")
+    ranges.add_argument(
+        b, "max_tokens", None, "new tokens per solution (default 384; 4,096 if the model thinks)"
+    )
     ranges.add_argument(b, "temperature", 0.8)
     ranges.add_argument(b, "top_p", 0.95)
     ranges.add_argument(b, "top_k", 40)
     ranges.add_argument(b, "min_p", 0.05)
     ranges.add_argument(b, "seed", 0, "sample i of every run uses seed + i")
     ranges.add_argument(b, "width", 2, "beam width M (beam, dvts)")
-    ranges.add_argument(b, "max_steps", 16)
+    ranges.add_argument(b, "max_steps", None, "default 16; 160 for a model that thinks")
+    add_thinking_arguments(b)
     b.add_argument("--agg", default="last", choices=AGGREGATIONS)
     ranges.add_argument(b, "threads", 0, "CPU threads (default: physical cores)")
     ranges.add_argument(b, "gpu_layers", None, "layers to offload to the GPU")
@@ -156,7 +160,7 @@ def add_bench_parser(sub: Any) -> argparse.ArgumentParser:
 def cmd_bench(args: argparse.Namespace) -> int:
     from outthink.bench.datasets import fetch_dataset_file
     from outthink.bench.problems import load_problem_set, resolve_source
-    from outthink.bench.recommend import update_from_results
+    from outthink.bench.recommend import family_of, update_from_results
     from outthink.bench.report import resolve_reference, write_report
     from outthink.bench.runner import (
         BenchFinished,
@@ -169,12 +173,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
         run_bench,
         verifier_id,
     )
-    from outthink.cli import search_options
+    from outthink.cli import fill_model_defaults, search_options
     from outthink.interrupts import install_sigint, loading_models
     from outthink.resolve import resolve_policy
 
     settings = load_settings()
     resolve_reference(args.reference_lines, None)  # a typo fails now, not after the run
+    choice = resolve_policy(args.policy, settings)
+    thinks = choice.thinks(args.thinking)
+    fill_model_defaults(args, thinks)
     search = SearchConfig(**search_options(args))
     spec = BenchSpec(
         tuple(args.strategies), tuple(args.budgets), tuple(args.select), search
@@ -188,7 +195,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
     problems, info = problem_set.choose(
         subject=args.subject, level=args.level, limit=args.limit, sample_seed=args.sample_seed
     )
-    choice = resolve_policy(args.policy, settings)
     spec = replace(
         spec, policy=choice.label, verifier=verifier_id(args.verifier, args.verifier_model)
     )
@@ -260,16 +266,26 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print("Stopped early: run the same command again to resume.", file=sys.stderr)
         return 130
     texts = {p.id: p.problem for p in problems}
-    rec = update_from_results(out, problems=texts, objective=args.objective)
+    family = family_of(thinks)
+    rec = update_from_results(out, problems=texts, objective=args.objective, family=family)
     if rec:
         best = rec["bins"].get("all")
         if best:
             sel = "" if best["selection"] == "-" else f" ({best['selection']})"
+            thinking = " thinking" if family == "reasoning" else ""
             print(
-                f"Recommendation for {spec.policy} + {spec.verifier} (used by solve --strategy "
-                f"auto): {best['strategy']}{sel} N={best['budget']}, "
+                f"Recommendation for {spec.policy}{thinking} + {spec.verifier} (used by solve "
+                f"--strategy auto): {best['strategy']}{sel} N={best['budget']}, "
                 f"{best['accuracy']:.0%} at {best['mean_tokens']:.0f} tokens per problem."
             )
+            baseline = (rec.get("baseline") or {}).get("all")
+            if baseline and baseline != best:
+                print(
+                    f"It beats majority voting, the baseline for reasoning models "
+                    f"({baseline['accuracy']:.0%} at N={baseline['budget']})."
+                )
+            elif baseline:
+                print("Majority voting, the baseline for reasoning models, was not beaten.")
     return 0
 
 

@@ -19,6 +19,15 @@ a problem that was in the benchmark (same text) uses its own bin; any other prob
 difficulty is unknown before solving it, uses the "all" choice, which is the best one on
 average for problems like the benchmark's.
 
+Reasoning models are a family of their own. A model that thinks before it answers writes
+long traces that process reward models score badly, and majority voting over its samples is
+the baseline to beat (Liu et al. 2025 recommend it for R1-distilled policies). So in the
+``reasoning`` family the choice per bin is majority-voting Best-of-N unless another
+configuration is strictly better by the objective; the baseline is saved next to the choice.
+A recommendation is saved per family (the same Qwen3 file with and without thinking is two
+models here), and ``solve --strategy auto`` for a model that thinks, with no benchmark yet,
+uses the baseline (:func:`reasoning_baseline`).
+
 Caveat (as in the published compute-optimal experiments): bins come from the same samples
 that Best-of-N is measured on, so within-bin Best-of-N accuracies are optimistic for easy
 problems and pessimistic for hard ones.
@@ -47,14 +56,17 @@ log = logging.getLogger(__name__)
 __all__ = [
     "ALL",
     "BINS",
+    "FAMILIES",
     "OBJECTIVES",
     "RECOMMENDATIONS_FILE",
     "Choice",
     "auto_config",
     "difficulty_bin",
+    "family_of",
     "load_recommendations",
     "pass_rates",
     "problem_hash",
+    "reasoning_baseline",
     "recommend",
     "recommendation_key",
     "recommendations_path",
@@ -67,6 +79,24 @@ BINS = ("easy", "medium", "hard")
 ALL = "all"
 OBJECTIVES = ("accuracy", "accuracy_per_token")
 EASY_AT, MEDIUM_AT = 0.5, 0.1
+#: Model families: models that answer at once, and models that think first.
+FAMILIES = ("standard", "reasoning")
+#: The reasoning family's baseline: majority voting over Best-of-N samples (adaptive samples
+#: the same candidates and stops early).
+BASELINE_SELECTION = "majority"
+BASELINE_STRATEGIES = ("best-of-n", "adaptive")
+#: Majority voting's budget for a reasoning model nobody benchmarked yet.
+BASELINE_N = 8
+
+
+def family_of(thinks: bool) -> str:
+    """The family of a run: "reasoning" when the model thinks before it answers."""
+    return "reasoning" if thinks else "standard"
+
+
+def reasoning_baseline(n: int = BASELINE_N) -> SearchConfig:
+    """The search for a reasoning model without a benchmark: majority voting over N samples."""
+    return SearchConfig(strategy="best-of-n", n=n, select=BASELINE_SELECTION)
 
 
 def difficulty_bin(pass_rate: float) -> str:
@@ -82,8 +112,9 @@ def problem_hash(problem: str) -> str:
     return hashlib.sha256(" ".join(problem.split()).encode("utf-8")).hexdigest()[:16]
 
 
-def recommendation_key(policy_id: str, verifier_id: str) -> str:
-    return f"{policy_id}|{verifier_id}"
+def recommendation_key(policy_id: str, verifier_id: str, family: str = "standard") -> str:
+    key = f"{policy_id}|{verifier_id}"
+    return key if family == "standard" else f"{key}|{family}"
 
 
 def recommendations_path() -> Path:
@@ -160,6 +191,28 @@ def _pick(choices: Sequence[Choice], objective: str) -> Choice:
     return max(choices, key=lambda c: (c.accuracy, -c.mean_tokens, -c.budget))
 
 
+def _baseline(choices: Sequence[Choice]) -> Choice | None:
+    """The best majority-voting Best-of-N configuration (the reasoning family's baseline)."""
+    voting = [
+        c for c in choices
+        if c.selection == BASELINE_SELECTION and c.strategy in BASELINE_STRATEGIES
+    ]
+    return _pick(voting, "accuracy") if voting else None
+
+
+def _pick_reasoning(choices: Sequence[Choice], objective: str) -> tuple[Choice, Choice | None]:
+    """(choice, baseline): another configuration only when it strictly beats the baseline."""
+    best = _pick(choices, objective)
+    baseline = _baseline(choices)
+    if baseline is None:
+        return best, None
+    if objective == "accuracy_per_token":
+        beats = best.accuracy_per_1k_tokens > baseline.accuracy_per_1k_tokens
+    else:
+        beats = best.accuracy > baseline.accuracy
+    return (best if beats else baseline), baseline
+
+
 def _frontier(choices: Sequence[Choice]) -> list[Choice]:
     """Configurations no other one beats on accuracy without spending more tokens."""
     ordered = sorted(choices, key=lambda c: (c.mean_tokens, -c.accuracy))
@@ -175,14 +228,18 @@ def recommend(
     *,
     problems: Mapping[str, str] | None = None,
     objective: str = "accuracy",
+    family: str = "standard",
 ) -> dict[str, Any]:
     """The recommendation per bin (and "all") from a benchmark's result lines.
 
     ``problems`` maps problem id to problem text, so later solves of the same problems can
-    use their own bin.
+    use their own bin. ``family`` "reasoning": majority voting is the baseline that another
+    configuration must strictly beat (see the module notes).
     """
     if objective not in OBJECTIVES:
         raise ConfigError(f"Unknown objective {objective!r}.", hint=f"Use one of {OBJECTIVES}.")
+    if family not in FAMILIES:
+        raise ConfigError(f"Unknown model family {family!r}.", hint=f"Use one of {FAMILIES}.")
     ids = {str(r["problem_id"]) for r in records}
     rates = pass_rates(records)
     bins_of = {pid: difficulty_bin(rate) for pid, rate in rates.items()}
@@ -191,12 +248,20 @@ def recommend(
         members = {pid for pid, v in bins_of.items() if v == b}
         if members:
             groups[b] = members
-    result: dict[str, Any] = {"bins": {}, "frontier": {}, "sizes": {}}
+    result: dict[str, Any] = {"bins": {}, "frontier": {}, "sizes": {}, "family": family}
+    if family == "reasoning":
+        result["baseline"] = {}
     for name, members in groups.items():
         choices = _choices(records, members)
         if not choices:
             continue
-        result["bins"][name] = _pick(choices, objective).to_dict()
+        if family == "reasoning":
+            chosen, baseline = _pick_reasoning(choices, objective)
+            if baseline is not None:
+                result["baseline"][name] = baseline.to_dict()
+        else:
+            chosen = _pick(choices, objective)
+        result["bins"][name] = chosen.to_dict()
         result["frontier"][name] = [c.to_dict() for c in _frontier(choices)]
         result["sizes"][name] = len(members)
     result["objective"] = objective
@@ -234,10 +299,12 @@ def save_recommendation(
     source: str = "",
     path: Path | None = None,
 ) -> Path:
-    """Store (replace) the recommendation for one policy + verifier pair, atomically."""
+    """Store (replace) the recommendation for one policy + verifier pair (and its family),
+    atomically."""
     path = path or recommendations_path()
     data = load_recommendations(path)
-    data[recommendation_key(policy_id, verifier_id)] = {
+    family = str(recommendation.get("family") or "standard")
+    data[recommendation_key(policy_id, verifier_id, family)] = {
         "policy": policy_id,
         "verifier": verifier_id,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -258,13 +325,14 @@ def update_from_results(
     problems: Mapping[str, str] | None = None,
     objective: str = "accuracy",
     path: Path | None = None,
+    family: str = "standard",
 ) -> dict[str, Any] | None:
-    """Recommend from a benchmark folder and save it under its policy and verifier."""
+    """Recommend from a benchmark folder and save it under its policy, verifier and family."""
     config = read_config(out_dir) or {}
     records = read_results(out_dir)
     if not records or not config.get("policy"):
         return None
-    rec = recommend(records, problems=problems, objective=objective)
+    rec = recommend(records, problems=problems, objective=objective, family=family)
     if not rec["bins"]:
         return None
     save_recommendation(
@@ -282,11 +350,18 @@ _SEARCH_FIELDS = {f.name for f in fields(SearchConfig)}
 
 
 def auto_config(
-    policy_id: str, verifier_id: str, problem: str, *, path: Path | None = None
+    policy_id: str,
+    verifier_id: str,
+    problem: str,
+    *,
+    path: Path | None = None,
+    family: str = "standard",
 ) -> SearchConfig | None:
-    """The recommended search for ``problem`` with these models, or None without a saved
-    recommendation. The problem's own bin if it was benchmarked, else the "all" choice."""
-    entry = load_recommendations(path).get(recommendation_key(policy_id, verifier_id))
+    """The recommended search for ``problem`` with these models (in this family), or None
+    without a saved recommendation. The problem's own bin if it was benchmarked, else the
+    "all" choice."""
+    key = recommendation_key(policy_id, verifier_id, family)
+    entry = load_recommendations(path).get(key)
     if not isinstance(entry, Mapping):
         return None
     bins = entry.get("bins") or {}
@@ -295,8 +370,9 @@ def auto_config(
     if not isinstance(choice, Mapping):
         return None
     base = {k: v for k, v in (entry.get("search") or {}).items() if k in _SEARCH_FIELDS}
-    if "stop" in base:
-        base["stop"] = tuple(base["stop"])
+    for key in ("stop", "boundary"):
+        if key in base:
+            base[key] = tuple(base[key])
     for key in ("strategy", "n", "select"):
         base.pop(key, None)
     selection = str(choice.get("selection") or "weighted")

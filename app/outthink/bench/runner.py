@@ -594,6 +594,12 @@ def _identity(spec: BenchSpec, problem_info: Mapping[str, Any]) -> dict[str, Any
     search = spec.search.to_dict()
     for key in ("strategy", "n", "select"):
         search.pop(key, None)
+    # Settings for reasoning models, left out at their defaults: a folder written before they
+    # existed still resumes.
+    base = SearchConfig().to_dict()
+    for key in ("thinking", "thinking_budget", "min_step_tokens", "boundary"):
+        if search.get(key) == base[key]:
+            search.pop(key, None)
     return {
         "policy": spec.policy,
         "verifier": spec.verifier,

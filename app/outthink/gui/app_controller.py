@@ -48,6 +48,7 @@ class AppController(QObject):
                 self._startup_error = (exc.message, exc.hint)
         self.settings = settings
         self._verifiers: list[options.ModelChoice] = []
+        self._policies: list[options.ModelChoice] = []
         self._statuses: list[Any] = []
         #: The strategy whose values the panel shows, and what the user set for the others.
         self._strategy = ""
@@ -92,6 +93,7 @@ class AppController(QObject):
         c.select.activated.connect(lambda _i: self.rerank())
         c.agg.activated.connect(lambda _i: self.rerank())
         c.browse_policy.connect(self.browse_policy)
+        c.policy.activated.connect(lambda _i: self.on_policy_picked())
         r.busy_changed.connect(lambda _busy: self._sync_busy())
         # One engine thread serves both tabs: no Solve run while a benchmark runs.
         w.benchmark.controller.busy_changed.connect(lambda _busy: self._sync_busy())
@@ -169,7 +171,8 @@ class AppController(QObject):
             self.report_error(exc.message, exc.hint)
             statuses = []
         self._statuses = statuses
-        c.set_policies(options.policy_choices(self.settings, statuses), keep=policy)
+        self._policies = options.policy_choices(self.settings, statuses)
+        c.set_policies(self._policies, keep=policy)
         for path in files:
             c.add_policy_file(path)
         if policy is not None:
@@ -205,6 +208,14 @@ class AppController(QObject):
         if agg and agg != self.controls.agg.currentText():
             self.controls.set_values({"agg": agg})
             self.rerank()
+
+    def on_policy_picked(self) -> None:
+        """The user picked a policy: a reasoning model brings the token budget and thinking
+        budget its thinking needs; another model drops them (see options.model_values)."""
+        spec = self.controls.policy.currentData()
+        choice = next((p for p in self._policies if p.spec == spec), None)
+        if choice is not None:  # a file from disk: its run tells how it thinks
+            self.controls.set_values(options.model_values(self.controls.values(), choice.reasoning))
 
     def browse_policy(self, path: str | None = None) -> None:
         if path is None:

@@ -41,6 +41,8 @@ from outthink.gui import theme
 from outthink.gui.clipboard import copy_text, defer_context_menus, popup, selected_text
 from outthink.gui.mathtext import html_with_answers, latex_to_html
 from outthink.gui.runstate import CandidateInfo, Changes, NodeInfo, RunState
+from outthink.gui.thinking import ThinkingBlock, answer_note
+from outthink.thinking import strip_tags
 
 #: Cards built per event-loop turn: a card costs a few milliseconds of GUI time on a busy
 #: machine, and a run with N = 64 announces all its candidates at once.
@@ -232,6 +234,9 @@ class CandidateCard(QFrame):
         self.body_layout = QVBoxLayout(body)
         self.body_layout.setContentsMargins(0, 0, 0, 0)
         self.body_layout.setSpacing(theme.em(self, 0.25))
+        # A reasoning model's thinking, collapsed under one line, above the solution's steps.
+        self.thinking = ThinkingBlock()
+        self.body_layout.addWidget(self.thinking)
         self.live = QLabel()
         self.live.setObjectName("live")
         self.live.setTextFormat(Qt.TextFormat.PlainText)
@@ -328,14 +333,17 @@ class CandidateCard(QFrame):
                 s.setParent(None)
                 s.deleteLater()
             self.steps, have = [], []
+            self.thinking.clear()
         for node in path[len(have) :]:
             widget = StepWidget(node, self.cid, self.compact)
             widget.set_dimmed(cand.pruned)
-            self.body_layout.insertWidget(len(self.steps), widget)
+            if not self.thinking.take(widget, node):
+                self.body_layout.insertWidget(self.thinking.solution_index(self.steps), widget)
             self.steps.append(widget)
         for widget, node in zip(self.steps, path, strict=True):
             widget.update_node(node)
-        live = cand.live_text.strip()
+        self.thinking.update_summary(state.thinking_of(self.cid))
+        live = strip_tags(cand.live_text).strip()
         if live != self._live:
             self._live = live
             self.live.setText(live)
@@ -393,6 +401,8 @@ class CandidateCard(QFrame):
         if cand.finished:
             answer = latex_to_html(cand.answer) if cand.answer else "<i>no answer</i>"
             parts.append(f"Answer: <b>{answer}</b>")
+            if answer_note(cand):
+                parts.append(f"<small><i>{html.escape(answer_note(cand))}</i></small>")
             reason = _REASONS.get(cand.reason, cand.reason)
             if not self.compact:
                 score = theme.fmt_score(cand.aggregate)

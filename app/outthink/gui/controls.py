@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 from outthink.gui import theme
 from outthink.gui.mathtext import latex_to_html
 from outthink.gui.options import TOOLTIPS, ModelChoice, StrategyChoice
+from outthink.gui.thinking import ThinkingControls
 from outthink.ranges import option
 from outthink.search.selection import AGGREGATIONS, SELECTION_RULES
 
@@ -185,6 +186,8 @@ class ControlPanel(QWidget):
         self.max_tokens.setSingleStep(32)
         self.max_tokens.setToolTip(TOOLTIPS["max_tokens"])
         form.addRow("Max tokens", self.max_tokens)
+        self.thinking = ThinkingControls()
+        form.addRow("Thinking", self.thinking)
         self.seed = QSpinBox()
         self.seed.setRange(*option("seed").bounds)
         self.seed.setToolTip(TOOLTIPS["seed"])
@@ -313,6 +316,8 @@ class ControlPanel(QWidget):
             "seed": self.seed.value(),
             "select": self.select.currentText(),
             "agg": self.agg.currentText(),
+            "thinking": self.thinking.value(),
+            "thinking_budget": self.thinking.budget.value(),
         }
 
     def set_values(self, values: dict[str, Any]) -> None:
@@ -324,6 +329,8 @@ class ControlPanel(QWidget):
             "temperature": self.temperature.setValue,
             "max_tokens": self.max_tokens.setValue,
             "seed": self.seed.setValue,
+            "thinking_budget": self.thinking.budget.setValue,
+            "thinking": self.thinking.set_value,
         }
         for key, setter in setters.items():
             if key in values:

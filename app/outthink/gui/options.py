@@ -31,7 +31,17 @@ STRATEGY_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 #: The fields the panel edits (the rest keep SearchConfig's defaults).
-EDITED_FIELDS = ("n", "width", "temperature", "max_tokens", "seed", "select", "agg")
+EDITED_FIELDS = (
+    "n",
+    "width",
+    "temperature",
+    "max_tokens",
+    "seed",
+    "select",
+    "agg",
+    "thinking",
+    "thinking_budget",
+)
 
 TOOLTIPS: dict[str, str] = {
     "problem": "The problem to solve. Type or paste any text, or pick an example above.",
@@ -55,6 +65,9 @@ TOOLTIPS: dict[str, str] = {
     "sum highest (usually the best).",
     "agg": "How a solution's step scores become one score: last = the last step's score; "
     "min = its weakest step; prod = the product; mean = the average.",
+    "thinking": "Reasoning models (Qwen3, DeepSeek-R1 distills) think in a <think> block "
+    "before they answer: auto, on or off (the chat template's switch), and the thinking budget "
+    "after which the thinking is closed and the model must answer.",
     "run": "Start the search (Ctrl+Return).",
     "stop": "Stop the search; everything produced so far is kept (Escape).",
 }
@@ -117,6 +130,30 @@ class ModelChoice:
     needs_model: bool = False  # verifier kinds that need a verifier model
     enabled: bool = True
     aggregation: str = ""  # verifiers: the aggregation their scores suit
+    reasoning: bool = False  # policies: thinks before it answers
+
+
+def model_values(values: dict[str, Any], reasoning: bool) -> dict[str, Any]:
+    """The panel's values that change when a policy is picked: a reasoning model gets
+    thousands of tokens and a thinking budget (three quarters of them), another model no
+    budget and thinking on auto (what the user set otherwise stays)."""
+    from outthink.thinking import REASONING_DEFAULTS, STANDARD_DEFAULTS
+
+    changes: dict[str, Any] = {}
+    if reasoning:
+        tokens = max(int(values.get("max_tokens") or 0), REASONING_DEFAULTS["max_tokens"])
+        if tokens != values.get("max_tokens"):
+            changes["max_tokens"] = tokens
+        if not values.get("thinking_budget"):
+            changes["thinking_budget"] = tokens * 3 // 4
+    else:
+        if values.get("thinking_budget"):
+            changes["thinking_budget"] = STANDARD_DEFAULTS["thinking_budget"]
+        if values.get("thinking", "auto") != "auto":
+            changes["thinking"] = "auto"
+        if int(values.get("max_tokens") or 0) > REASONING_DEFAULTS["max_tokens"] // 2:
+            changes["max_tokens"] = STANDARD_DEFAULTS["max_tokens"]
+    return changes
 
 
 def _gib(n: int) -> str:
@@ -146,6 +183,9 @@ def policy_choices(settings: Settings, statuses: list[Any] | None = None) -> lis
         size = f", {_gib(entry.size_bytes)}" if entry.size_bytes else ""
         label = entry.name if st.present else f"{entry.name} (not downloaded)"
         tip = f"{entry.id}{size}. {entry.description}".strip()
+        if entry.reasoning:
+            how = "can be switched off" if entry.thinking_switch else "always thinks"
+            tip += f" Reasoning model: thinks before it answers ({how})."
         usable = st.present
         if st.state == "changed":
             # Offered, so that Run says what is wrong with the file and how to repair it.
@@ -153,7 +193,9 @@ def policy_choices(settings: Settings, statuses: list[Any] | None = None) -> lis
             tip += " The file on disk no longer matches its checksum; Run says how to repair it."
         elif not st.present:
             tip += " Download it in Models → Manage models."
-        out.append(ModelChoice(entry.id, label, usable, tip, enabled=usable))
+        out.append(
+            ModelChoice(entry.id, label, usable, tip, enabled=usable, reasoning=entry.reasoning)
+        )
     out.sort(key=lambda c: (not c.installed, c.spec != STARTER_ID))
     return out
 

@@ -31,6 +31,7 @@ from outthink.generation import CancelToken
 from outthink.gui.runstate import Changes, RunState
 from outthink.gui.workers import FunctionWorker, GeneratorWorker, Status, engine_pool, io_pool
 from outthink.search.config import SearchConfig
+from outthink.thinking import REASONING_DEFAULTS
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +133,11 @@ def run_job(
     try:
         yield Status(_finding_message(req))
         choice = resolve_policy(req.policy, req.settings)
-        preflight(choice, req.problem, req.cfg, req.settings)  # before loading anything
+        cfg = req.cfg
+        if choice.thinks(cfg.thinking) and not cfg.min_step_tokens:
+            # a reasoning model's short paragraphs of self-talk make a step together
+            cfg = cfg.with_(min_step_tokens=REASONING_DEFAULTS["min_step_tokens"])
+        preflight(choice, req.problem, cfg, req.settings)  # before loading anything
         if cancel.cancelled:
             raise Cancelled()
         yield Status(f"Loading {choice.label}…")
@@ -165,7 +170,7 @@ def run_job(
             req.problem,
             policy,
             verifier,
-            req.cfg,
+            cfg,
             prompt_format=choice.prompt_format,
             threads=req.threads,
             cancel=cancel,

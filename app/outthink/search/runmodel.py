@@ -28,6 +28,7 @@ from outthink.events import (
     RunStarted,
     StepProposed,
     StepScored,
+    ThinkingEnded,
     TokensGenerated,
 )
 
@@ -49,6 +50,25 @@ class NodeInfo:
     checked: bool = True  # False: the verifier had nothing to check in this step
     state: NodeState = "open"
     pruned_because: str = ""  # BeamPruned's reason: "score" or "duplicate"
+    thinking: bool = False  # part of the step is thinking (a reasoning model's <think> block)
+
+
+@dataclass(frozen=True, slots=True)
+class ThinkingSummary:
+    """A candidate's thinking along its whole solution (a beam's inherited steps included):
+    every block together, so that the times of several blocks add up."""
+
+    tokens: int  # tokens of its thinking steps
+    seconds: float  # the blocks' times added up (the open block's not yet)
+    blocks: int  # blocks, the open one included
+    open: bool  # still thinking
+    budget: bool  # a block was closed by the thinking budget
+    unfinished: bool  # it ended inside a block (no solution after the thinking)
+    first: float | None  # run seconds when its first block began (None: not known yet)
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        return self.tokens / self.seconds if self.seconds > 0 else None
 
 
 @dataclass(slots=True)
@@ -71,6 +91,9 @@ class CandidateInfo:
     #: False while all the stream said of it is streamed text: no step, score, prune or end of
     #: its own yet (the summary leaves such candidates out; the GUI shows them writing).
     reported: bool = False
+    #: Where its answer came from when it thought: "solution" or "thinking" (see
+    #: :func:`outthink.thinking.answer_of`); "" when it did not think.
+    answer_source: str = ""
 
     @property
     def last_node(self) -> int | None:
@@ -96,6 +119,8 @@ class RunModel:
         self.error: tuple[str, str] | None = None  # (message, hint) of a failed run
         self.policy_tokens = 0  # tokens of proposed steps, while usage is not known yet
         self.reference: str | None = None  # the reference answer the run was graded against
+        #: Thinking blocks that ended, by the node (step) that ended them.
+        self.thoughts: dict[int, ThinkingEnded] = {}
 
     @classmethod
     def of(cls, events: Iterable[Event]) -> Self:
@@ -115,12 +140,16 @@ class RunModel:
         elif isinstance(ev, StepProposed):
             cand = self.candidate(ev.candidate)
             self.nodes[ev.node] = NodeInfo(
-                ev.node, ev.parent, ev.candidate, ev.index, ev.text, ev.tokens, ev.stop
+                ev.node, ev.parent, ev.candidate, ev.index, ev.text, ev.tokens, ev.stop,
+                thinking=ev.thinking,
             )
             self.children.setdefault(ev.parent, []).append(ev.node)
             cand.nodes.append(ev.node)
             cand.live_text = ""
             self.policy_tokens += ev.tokens
+        elif isinstance(ev, ThinkingEnded):
+            self.candidate(ev.candidate)
+            self.thoughts[ev.node] = ev
         elif isinstance(ev, StepScored):
             cand = self.candidate(ev.candidate)
             node = self.nodes.get(ev.node)
@@ -141,6 +170,7 @@ class RunModel:
         elif isinstance(ev, CandidateFinished):
             cand = self.candidate(ev.candidate)
             cand.finished, cand.reason, cand.answer = True, ev.reason, ev.answer
+            cand.answer_source = ev.answer_source
             if ev.score is not None:
                 cand.aggregate = ev.score
             # Text streamed after the last kept step is not part of the solution (a base
@@ -232,6 +262,27 @@ class RunModel:
         """The steps the candidate wrote itself."""
         cand = self.candidates.get(cid)
         return [self.nodes[n] for n in cand.nodes if n in self.nodes] if cand else []
+
+    def thinking_of(self, cid: int) -> ThinkingSummary | None:
+        """The candidate's thinking along its solution, or None when it has not thought."""
+        path = self.path(cid)
+        steps = [n for n in path if n.thinking]
+        if not steps:
+            return None
+        spans = [self.thoughts[n.node] for n in path if n.node in self.thoughts]
+        open_block = steps[-1].node not in self.thoughts
+        cand = self.candidates.get(cid)
+        ended = cand is not None and (cand.finished or cand.pruned)
+        return ThinkingSummary(
+            tokens=sum(n.tokens for n in steps),
+            seconds=sum(max(0.0, s.ended - s.started) for s in spans),
+            blocks=len(spans) + open_block,
+            # a candidate that ended with a block open will not think on in it
+            open=open_block and not ended,
+            budget=any(s.how == "budget" for s in spans),
+            unfinished=(open_block and ended) or (bool(spans) and spans[-1].how == "unfinished"),
+            first=spans[0].started if spans else None,
+        )
 
     def inherited(self, cid: int) -> list[NodeInfo]:
         """The steps its ancestors wrote before the candidate's first own step (beam search)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from outthink.errors import Cancelled, OutthinkError, describe
@@ -28,7 +29,8 @@ from outthink.search.config import SearchConfig
 from outthink.search.context import SearchContext
 from outthink.search.selection import Scored, announce_selection
 from outthink.search.strategies import get_strategy
-from outthink.verifiers.base import Verifier, VerifierSession
+from outthink.thinking import FORCE_CLOSE_TOKENS, THINK_CLOSE
+from outthink.verifiers.base import Verifier, VerifierSession, verifier_view
 
 if TYPE_CHECKING:
     from outthink.engine import Model
@@ -72,10 +74,25 @@ def run_search(
     try:
         spec = get_strategy(cfg.strategy)
         cfg = spec.prepare(cfg.validate())
-        yield RunStarted(problem, {**(run_info or {}), **cfg.to_dict(), "verifier": verifier.name})
+        if prompt.thinks and THINK_CLOSE not in cfg.boundary:
+            cfg = cfg.with_(boundary=(*cfg.boundary, THINK_CLOSE))  # thinking ends a step
+        view = verifier_view(verifier)
+        info = {"thinks": prompt.thinks, "verifier_view": view} if prompt.thinks else {}
+        yield RunStarted(
+            problem, {**(run_info or {}), **cfg.to_dict(), **info, "verifier": verifier.name}
+        )
         gen = make_generator(cfg)
         session = verifier.open(problem)
-        ctx = SearchContext(problem, prompt, gen, session, cancel, informative=verifier.informative)
+        ctx = SearchContext(
+            problem,
+            prompt,
+            gen,
+            session,
+            cancel,
+            informative=verifier.informative,
+            thinking_budget=cfg.thinking_budget if prompt.thinks else 0,
+            sees_thinking=view == "trace",
+        )
         events = spec.run(ctx, cfg)
         try:
             for ev in events:
@@ -141,6 +158,7 @@ def solve(
 
     cancel = cancel or CancelToken()
     fmt = prompt_format or PromptFormat(kind="chat" if policy.chat_template else "completion")
+    fmt = replace(fmt, thinking=cfg.thinking_choice)
     try:
         prompt = build_prompt(
             problem,
@@ -163,8 +181,10 @@ def solve(
         n_seq = spec.sequences(cfg)
         prompt_tokens = len(policy.tokenize(prompt.text))
         check_prompt_fits(policy.header, prompt_tokens, cfg.max_tokens, n_ctx=n_ctx)
-        # every sequence, lookahead roll-outs included, stays under max_tokens new tokens
-        planned = max(n_ctx, plan_context(prompt_tokens, n_seq, cfg.max_tokens))
+        # every sequence, lookahead roll-outs included, stays under max_tokens new tokens;
+        # a thinking block closed by the budget adds a few tokens the model did not sample
+        forced = n_seq * FORCE_CLOSE_TOKENS if prompt.thinks and cfg.thinking_budget else 0
+        planned = max(n_ctx, plan_context(prompt_tokens, n_seq, cfg.max_tokens, extra=forced))
         check_memory(policy.header, planned, n_seq, what=f"This run ({n_seq} sequences)")
         return LlamaGenerator(
             policy,
@@ -175,7 +195,11 @@ def solve(
             prompt_has_bos=prompt.has_bos,
         )
 
-    info = {"policy": policy.name, "prompt_format": fmt.kind, **(run_info or {})}
+    # The prompt as the model saw it (the chat template's thinking switch included).
+    info: dict[str, Any] = {"policy": policy.name, "prompt_format": fmt.kind, "prompt": prompt.text}
+    info.update(run_info or {})
+    if prompt.thinks:
+        info["thinking_open"] = prompt.thinking_open
     yield from run_search(
         problem, prompt, cfg, make_generator=make, verifier=verifier, cancel=cancel, run_info=info
     )

@@ -46,6 +46,11 @@ def summary_of(run: RunModel) -> dict[str, Any]:
         "tree": {"nodes": [_node(run.nodes[k]) for k in sorted(run.nodes)]},
         "config": config,
     }
+    chosen = run.candidates.get(sel.candidate) if sel and sel.candidate is not None else None
+    if chosen is not None and chosen.answer_source:
+        out["answer_source"] = chosen.answer_source
+        if chosen.answer_source == "thinking":
+            out["note"] = ANSWER_FROM_THINKING
     if run.reference is not None:  # graded against a reference answer
         out["reference"] = run.reference
         out["correct"] = run.chosen_correct()
@@ -71,13 +76,34 @@ def _candidate(run: RunModel, cand: CandidateInfo) -> dict[str, Any]:
     }
     if cand.correct is not None:
         out["correct"] = cand.correct
+    thought = run.thinking_of(cand.id)
+    if thought is not None:
+        out["thinking"] = {
+            "tokens": thought.tokens,
+            "seconds": round(thought.seconds, 3),
+            "blocks": thought.blocks,
+            "finished": not (thought.open or thought.unfinished),
+            "closed_by_budget": thought.budget,
+        }
+    if cand.answer_source:
+        out["answer_source"] = cand.answer_source
     return out
 
 
+#: What the summary says when an answer came from inside the thinking.
+ANSWER_FROM_THINKING = (
+    "The answer was taken from inside the model's thinking: it wrote no solution after it "
+    "(most often the tokens ran out while it was thinking; raise --max-tokens or set a "
+    "--thinking-budget)."
+)
+
+
 def _step(node: NodeInfo) -> dict[str, Any]:
-    step = {"node": node.node, "text": node.text, "score": node.score}
+    step: dict[str, Any] = {"node": node.node, "text": node.text, "score": node.score}
     if not node.checked:
         step["checked"] = False  # nothing to check: the score is the verifier's neutral value
+    if node.thinking:
+        step["thinking"] = True
     return step
 
 

@@ -11,22 +11,28 @@ from __future__ import annotations
 from outthink.verifiers import calculator, combined, model_based, simple  # noqa: F401
 from outthink.verifiers.base import (
     VERIFIERS,
+    VIEWS,
     StepRecord,
     Verifier,
     VerifierContext,
     VerifierSession,
     VerifierSpec,
+    build,
     get_spec,
     register,
+    verifier_view,
 )
 
 __all__ = [
     "VERIFIERS",
+    "VIEWS",
     "StepRecord",
     "Verifier",
     "VerifierContext",
     "VerifierSession",
     "VerifierSpec",
+    "build",
     "get_spec",
     "register",
+    "verifier_view",
 ]

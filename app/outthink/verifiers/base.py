@@ -81,6 +81,10 @@ class VerifierSpec:
     #: the app offers with it): a rule checker that finds one wrong step means the solution
     #: is wrong (``min``); a reward model's last step judges the whole solution (``last``).
     aggregation: str = "last"
+    #: What this kind scores of a reasoning model's text by default: "solution" (the final
+    #: solution after the thinking block; process reward models score paragraphs of self-talk
+    #: badly) or "trace" (every step, thinking included: confidence measures).
+    view: str = "solution"
 
 
 @dataclass(slots=True)
@@ -96,6 +100,9 @@ class VerifierContext:
 
 
 VERIFIERS: dict[str, VerifierSpec] = {}
+
+#: What a verifier may look at of a reasoning model's text (the ``view`` option of every kind).
+VIEWS = ("solution", "trace")
 
 
 def register(spec: VerifierSpec) -> VerifierSpec:
@@ -113,6 +120,32 @@ def get_spec(kind: str) -> VerifierSpec:
         raise ConfigError(
             f"Unknown verifier {kind!r}.", hint=f"Choose one of: {known}."
         ) from None
+
+
+def build(spec: VerifierSpec, options: Mapping[str, Any], context: VerifierContext) -> Verifier:
+    """A verifier of kind ``spec`` from its options. ``view`` (see :data:`VIEWS`) is an option
+    of every kind: what it scores of a reasoning model's text (default: the kind's own)."""
+    options = dict(options)
+    view = options.pop("view", spec.view)
+    if view not in VIEWS:
+        raise ConfigError(
+            f"Verifier {spec.kind!r}: option 'view' is {view!r}.",
+            hint="Use view = \"solution\" (only the final solution after the thinking) or "
+            "\"trace\" (every step, thinking included).",
+        )
+    verifier = spec.factory(options, context)
+    verifier.view = view  # type: ignore[attr-defined]
+    return verifier
+
+
+def verifier_view(verifier: Any) -> str:
+    """What ``verifier`` scores of a reasoning model's text: its ``view`` (set by
+    :func:`build`), else its kind's default, else "solution"."""
+    view = getattr(verifier, "view", None)
+    if view in VIEWS:
+        return str(view)
+    spec = VERIFIERS.get(getattr(verifier, "name", ""))
+    return spec.view if spec is not None else "solution"
 
 
 class ModelFreeVerifier:

@@ -28,6 +28,7 @@ from outthink.verifiers.base import (
     VerifierContext,
     VerifierSession,
     VerifierSpec,
+    build,
     get_spec,
     register,
 )
@@ -142,7 +143,7 @@ def _part(entry: Any, index: int, context: VerifierContext) -> Part:
             hint="Give a table of options, e.g. options = { neutral = 1.0 }.",
         )
     spec = get_spec(str(entry["kind"]))
-    return Part(verifier=spec.factory(options, context), weight=float(weight))
+    return Part(verifier=build(spec, options, context), weight=float(weight))
 
 
 def _factory(options: Mapping[str, Any], context: VerifierContext) -> CombinedVerifier:

@@ -136,13 +136,16 @@ register(
         kind="none",
         description="No verifier: every step scores 0.5; the answer is chosen by majority vote.",
         factory=_none_factory,
+        view="trace",
     )
 )
 register(
     VerifierSpec(
         kind="self-certainty",
-        # A confidence measure: the whole trace's, not its last sentence's.
+        # A confidence measure: the whole trace's, not its last sentence's (a reasoning
+        # model's thinking included).
         aggregation="mean",
+        view="trace",
         description=(
             "No extra model: scores a step by the policy's own confidence, "
             "exp(mean token log-probability)."

@@ -163,7 +163,7 @@ def adaptive(
             batch = []
             for i in range(first, min(cfg.n, first + size)):
                 seq = ctx.generator.fork(root, sampling=cfg.sampling().with_seed(cfg.seed + i))
-                cand = Candidate(id=ctx.new_candidate_id(), seq=seq)
+                cand = ctx.new_candidate(seq)
                 ctx.verifier.add(cand.id)
                 batch.append(cand)
             yield from complete_solutions(ctx, cfg, batch)

@@ -29,11 +29,9 @@ import math
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, replace
 
-from outthink.answers import has_final_answer
 from outthink.events import (
     BeamKept,
     BeamPruned,
-    CandidateFinished,
     Event,
 )
 from outthink.generation import SamplingParams, StepOutput, run_to_completion
@@ -41,6 +39,7 @@ from outthink.search.config import SearchConfig
 from outthink.search.context import Candidate, SearchContext, finish_reason
 from outthink.search.strategies import StrategySpec, register
 from outthink.search.strategies.best_of_n import selection_event
+from outthink.thinking import states_answer
 from outthink.verifiers.base import StepRecord
 
 __all__ = [
@@ -112,14 +111,7 @@ def expand(ctx: SearchContext, parent: Candidate, count: int) -> list[Candidate]
     children = []
     for i in range(count):
         seq = parent.seq if i == 0 else ctx.generator.fork(parent.seq)
-        child = Candidate(
-            id=ctx.new_candidate_id(),
-            seq=seq,
-            parent=parent.id,
-            node=parent.node,
-            steps=list(parent.steps),
-            scores=list(parent.scores),
-        )
+        child = parent.continued(ctx.new_candidate_id(), seq)
         ctx.verifier.add(child.id, parent=parent.id)
         children.append(child)
     ctx.verifier.drop(parent.id)
@@ -160,7 +152,7 @@ def score_steps(
         return (yield from ctx.record_steps(pairs, cfg))
     kept, records = yield from ctx.propose_steps(pairs)
     bare = ctx.verifier.score(records) if records else {}
-    scores = {cand.id: float(bare[cand.id]) for cand, _ in kept}
+    scores = {cand.id: float(bare[cand.id]) for cand, _ in kept if cand.id in bare}
     # A candidate that ends with this step has no continuation to look at.
     going_on = [cand for cand, out in kept if finish_reason(cand, out, cfg) is None]
     scores.update(_rollout_scores(ctx, going_on, cfg))
@@ -182,6 +174,7 @@ def _rollout_scores(
     step); candidates whose roll-out produced no step are left out."""
     greedy = replace(cfg.sampling(), temperature=0.0)
     out_scores: dict[int, float] = {}
+    inside: dict[int, bool] = {}  # each roll-out is in a thinking block
     batch = rollout_batch(cfg.n)
     for start in range(0, len(cands), batch):
         rollouts: list[_Rollout] = []
@@ -192,6 +185,7 @@ def _rollout_scores(
                 vid = ctx.new_candidate_id()
                 rollouts.append(_Rollout(cand.id, seq, vid))
                 ctx.verifier.add(vid, parent=cand.id)
+                inside[vid] = cand.thinking
             live = list(rollouts)
             for _ in range(cfg.lookahead):
                 if not live:
@@ -205,8 +199,12 @@ def _rollout_scores(
                     # few-shot problem is not part of this solution.
                     if not out.text.strip() or ctx.ends_solution(out.text):
                         continue
-                    records[r.vid] = StepRecord(out.text, out.tokens, out.logprobs)
-                    if not (out.finished or has_final_answer(out.text)):
+                    view = ctx.view_step(out.text, inside[r.vid])
+                    inside[r.vid] = view.inside
+                    record = ctx.record(out.text, view, out)
+                    if record is not None:  # thinking the verifier does not look at: none
+                        records[r.vid] = record
+                    if not (out.finished or states_answer(view.visible)):
                         going_on.append(r)
                 scored = ctx.verifier.score(records) if records else {}
                 for r in live:
@@ -226,7 +224,7 @@ def _rollout_scores(
 def beam_search(ctx: SearchContext, cfg: SearchConfig) -> Generator[Event, None, list[Candidate]]:
     """Run beam search to the end; yields events, returns the completed beams by id."""
     seqs = ctx.generator.start(ctx.prompt.text, cfg.n, cfg.sampling())
-    active = [Candidate(id=ctx.new_candidate_id(), seq=s) for s in seqs]
+    active = [ctx.new_candidate(s) for s in seqs]
     for cand in active:
         ctx.verifier.add(cand.id)
     completed: list[Candidate] = []
@@ -246,9 +244,7 @@ def beam_search(ctx: SearchContext, cfg: SearchConfig) -> Generator[Event, None,
             if cand.finished:
                 discard(ctx, cand)
                 completed.append(cand)
-                yield CandidateFinished(
-                    cand.id, cand.node, cand.answer, cand.score(cfg.agg), cand.reason
-                )
+                yield ctx.finished_event(cand, cfg.agg)
             else:
                 live.append(cand)
         # Finished beams keep their slots: the next round's budget is what is still live.

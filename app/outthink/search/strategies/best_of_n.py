@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Iterator
 
-from outthink.events import AnswerSelected, CandidateFinished, Event
+from outthink.events import AnswerSelected, Event
 from outthink.search.config import SearchConfig
 from outthink.search.context import Candidate, SearchContext, finish_reason
 from outthink.search.selection import Scored, announce_selection
@@ -19,7 +19,7 @@ def sample_solutions(
 ) -> Generator[Event, None, list[Candidate]]:
     """Generate N complete, scored solutions; yields events, returns the candidates."""
     seqs = ctx.generator.start(ctx.prompt.text, cfg.n, cfg.sampling())
-    cands = [Candidate(id=ctx.new_candidate_id(), seq=s) for s in seqs]
+    cands = [ctx.new_candidate(s) for s in seqs]
     for c in cands:
         ctx.verifier.add(c.id)
     yield from complete_solutions(ctx, cfg, cands)
@@ -44,9 +44,7 @@ def complete_solutions(
             if cand.finished:
                 ctx.generator.drop(cand.seq)
                 ctx.verifier.drop(cand.id)
-                yield CandidateFinished(
-                    cand.id, cand.node, cand.answer, cand.score(cfg.agg), cand.reason
-                )
+                yield ctx.finished_event(cand, cfg.agg)
         live = [c for c in live if not c.finished]
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 
-from outthink.events import BeamKept, BeamPruned, CandidateFinished, Event
+from outthink.events import BeamKept, BeamPruned, Event
 from outthink.search.config import SearchConfig
 from outthink.search.context import Candidate, SearchContext, finish_reason
 from outthink.search.strategies import StrategySpec, register
@@ -52,7 +52,7 @@ def dvts(ctx: SearchContext, cfg: SearchConfig) -> Generator[Event, None, list[C
     seqs = iter(ctx.generator.start(ctx.prompt.text, cfg.n, cfg.sampling()))
     subtrees = []
     for index, share in enumerate(shares):
-        cands = [Candidate(id=ctx.new_candidate_id(), seq=next(seqs)) for _ in range(share)]
+        cands = [ctx.new_candidate(next(seqs)) for _ in range(share)]
         for cand in cands:
             ctx.verifier.add(cand.id)
         subtrees.append(_Subtree(index, share, cands))
@@ -88,9 +88,7 @@ def dvts(ctx: SearchContext, cfg: SearchConfig) -> Generator[Event, None, list[C
             if best.finished:
                 discard(ctx, best)
                 solutions.append(best)
-                yield CandidateFinished(
-                    best.id, best.node, best.answer, best.score(cfg.agg), best.reason
-                )
+                yield ctx.finished_event(best, cfg.agg)
             else:
                 tree.cands = expand(ctx, best, tree.share)
                 still.append(tree)
