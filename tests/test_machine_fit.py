@@ -43,7 +43,7 @@ def test_unknown_ram_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_recommendation_is_the_best_ranked_model_that_fits() -> None:
     entries = list(load_catalog(Settings()))
     roomy = recommend(entries, fits_for(64 * GIB))
-    assert roomy == {"policy": "qwen2.5-math-1.5b-instruct",
+    assert roomy == {"policy": "qwen3-4b",
                      "verifier": "llama3.1-8b-prm-deepseek"}
     small = recommend(entries, fits_for(4 * GIB))
     assert small["policy"] == "qwen2.5-math-1.5b-instruct"
