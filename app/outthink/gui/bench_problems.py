@@ -11,7 +11,6 @@ the benchmark read).
 
 from __future__ import annotations
 
-import hashlib
 import html
 import logging
 from collections.abc import Mapping, Sequence
@@ -37,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from outthink.bench.report import SummaryRow
 from outthink.bench.runner import NO_SELECTION
+from outthink.catalog import sha256_file
 from outthink.errors import OutthinkError
 from outthink.gui import theme
 from outthink.gui.mathtext import latex_to_html, latex_to_unicode
@@ -132,7 +132,7 @@ def read_problem_texts(config: Mapping[str, Any] | None) -> ProblemTexts:
         )
     expected = info.get("sha256")
     try:
-        if expected and _sha256(path) != expected:
+        if expected and sha256_file(path) != expected:
             return ProblemTexts(
                 order=order,
                 note=f"The problem file {path} has changed since this benchmark ran, so its "
@@ -146,14 +146,6 @@ def read_problem_texts(config: Mapping[str, Any] | None) -> ProblemTexts:
             order=order, note=f"Could not read {path}: {exc.strerror or exc}. {after}"
         )
     return ProblemTexts({p.id: (p.problem, p.answer) for p in problems}, order)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _read_texts(out_dir: Path) -> ProblemTexts:
