@@ -17,16 +17,19 @@ case "$(uname -m)-$(uname -s)" in
   *) DEFAULT_ARGS="" ;;  # macOS (Metal) and ARM: llama.cpp's defaults are right
 esac
 ARGS=${OUTTHINK_CMAKE_ARGS:-$DEFAULT_ARGS}
+# llama-cpp-python's own switch: its multimodal library (libmtmd, for image models) is not
+# loaded by Outthink, and skipping it makes the one-time build shorter (docs/build.md).
+WHEEL_ARGS="$ARGS -DLLAVA_BUILD=OFF"
 if [ "$PIP" = "--print-cmake-args" ]; then  # the benchmark builds native tools the same way
   echo "$ARGS"
   exit 0
 fi
-TAG=$(printf '%s' "$VERSION $ARGS" | sha256sum | cut -c1-12)
+TAG=$(printf '%s' "$VERSION $WHEEL_ARGS" | sha256sum | cut -c1-12)
 CACHE=${OUTTHINK_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/outthink/wheels}/$TAG
 if ! ls "$CACHE"/llama_cpp_python-"$VERSION"-*.whl >/dev/null 2>&1; then
-  echo "Building llama-cpp-python $VERSION ($ARGS); this takes about 5 minutes once." >&2
+  echo "Building llama-cpp-python $VERSION ($WHEEL_ARGS); this takes a few minutes once." >&2
   mkdir -p "$CACHE"
-  CMAKE_ARGS="$ARGS" "$PIP" wheel --quiet --no-cache-dir --no-deps --no-binary llama-cpp-python \
+  CMAKE_ARGS="$WHEEL_ARGS" "$PIP" wheel --quiet --no-cache-dir --no-deps --no-binary llama-cpp-python \
     "llama-cpp-python==$VERSION" -w "$CACHE"
 fi
 "$PIP" install --quiet --force-reinstall --no-deps "$CACHE"/llama_cpp_python-"$VERSION"-*.whl
