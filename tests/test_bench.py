@@ -915,3 +915,42 @@ def test_the_benchmark_core_imports_neither_qt_nor_the_hub_library_up_front() ->
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=REPO)
     assert out.stdout.strip() == "[]"
+
+
+def test_benchmark_solver_uses_the_context_setting_and_the_stop_flag(
+    tiny_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A benchmark sizes its context like `solve` (the context-size setting) and hands its stop
+    flag to the verifier, which model-based verifiers check between decode calls."""
+    import outthink.resolve as resolve
+    import outthink.search.runner as search_runner
+    from outthink.bench.runner import load_solver
+    from outthink.config import Settings
+    from outthink.generation import CancelToken
+
+    built: list[dict[str, object]] = []
+    real_build = resolve.build_verifier
+
+    def build_verifier(*args: object, **kwargs: object) -> object:
+        built.append(kwargs)
+        return real_build(*args, **kwargs)  # type: ignore[arg-type]
+
+    solved: list[dict[str, object]] = []
+
+    def solve(*args: object, **kwargs: object) -> object:
+        solved.append(kwargs)
+        return iter(())
+
+    monkeypatch.setattr(resolve, "build_verifier", build_verifier)
+    monkeypatch.setattr(search_runner, "solve", solve)
+    stop = CancelToken()
+    solver = load_solver(
+        policy=str(tiny_model), verifier="none", settings=Settings(context_size=3072),
+        cancel=stop,
+    )
+    try:
+        list(solver("What is 2 + 2?", SearchConfig(n=1), stop))
+    finally:
+        solver.close()
+    assert built[0]["cancel"] is stop
+    assert solved[0]["n_ctx"] == 3072

@@ -65,6 +65,10 @@ def test_gui_benchmark_uses_the_users_settings_and_follows_the_settings_dialog(
     assert _run(qtbot, tab) == "finished"
     used = loads.loaded[-1]["settings"]
     assert (used.threads, used.gpu_layers, used.models_path()) == (3, 5, mine)
+    # The benchmark's stop flag reaches the verifier (model-based ones check it).
+    from outthink.generation import CancelToken
+
+    assert isinstance(loads.loaded[-1]["cancel"], CancelToken)
     assert all(s.models_path() == mine for s in loads.resolved)
 
     # Settings changed in the dialog reach the next benchmark.

@@ -22,7 +22,7 @@ class Solvers:
         self.delay = delay
         self.made: list[FakeSolver] = []
 
-    def __call__(self, req: BenchRequest) -> FakeSolver:
+    def __call__(self, req: BenchRequest, cancel: Any = None) -> FakeSolver:
         solver = FakeSolver(arithmetic(), delay=self.delay)
         self.made.append(solver)
         return solver

@@ -208,6 +208,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     loaded: list[ModelSolver] = []
+    cancel = CancelToken()  # the runs' and the verifier's stop flag (Ctrl-C, below)
     try:
         # Ctrl-C while llama.cpp loads stops once it returns (see loading_models).
         with loading_models():
@@ -220,6 +221,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
                     threads=args.threads or None,
                     gpu_layers=args.gpu_layers,
                     choice=choice,
+                    cancel=cancel,
                 )
             )
     except BaseException:
@@ -227,7 +229,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
             done.close()
         raise
     solver = loaded[0]
-    cancel = CancelToken()
     previous = install_sigint(
         cancel,
         "Stopping: finished runs are saved; run the same command again to resume. "

@@ -264,6 +264,7 @@ class ModelSolver:
         policy_id: str = "",
         verifier_id: str = "",
         owned: Sequence[Any] = (),
+        n_ctx: int = 0,
     ) -> None:
         self.policy = policy
         self.verifier = verifier
@@ -273,6 +274,7 @@ class ModelSolver:
         self.verifier_id = verifier_id
         self.informative = bool(getattr(verifier, "informative", True))
         self._owned = list(owned)
+        self.n_ctx = n_ctx  # the context-size setting (0: sized to each request)
 
     def __call__(self, problem: str, cfg: SearchConfig, cancel: CancelToken) -> Iterator[Event]:
         from outthink.search.runner import solve
@@ -286,6 +288,7 @@ class ModelSolver:
             threads=self.threads,
             cancel=cancel,
             run_info={"policy": self.policy_id},
+            n_ctx=self.n_ctx,
         )
 
     def close(self) -> None:
@@ -312,10 +315,13 @@ def load_solver(
     threads: int | None = None,
     gpu_layers: int | None = None,
     choice: Any = None,
+    cancel: CancelToken | None = None,
 ) -> ModelSolver:
     """Resolve and load the models the way ``outthink solve`` does (same helpers).
 
-    ``choice`` is an already resolved :class:`outthink.resolve.PolicyChoice` for ``policy``.
+    ``choice`` is an already resolved :class:`outthink.resolve.PolicyChoice` for ``policy``;
+    ``cancel`` is the benchmark's stop flag, which model-based verifiers check between their
+    decode calls (as in ``solve``).
     """
     from outthink.engine import Model
     from outthink.resolve import build_verifier, resolve_policy
@@ -328,6 +334,7 @@ def load_solver(
         model=verifier_model,
         threads=threads or settings.threads or None,
         gpu_layers=layers,
+        cancel=cancel,
     )
     try:
         model = Model(choice.path, n_gpu_layers=layers)
@@ -343,6 +350,7 @@ def load_solver(
         policy_id=choice.label,
         verifier_id=verifier_id(verifier, verifier_model),
         owned=[*loaded, model],
+        n_ctx=settings.context_size,
     )
 
 

@@ -124,7 +124,8 @@ class ReportDone:
     recommendation: dict[str, Any] | None = field(default=None)
 
 
-SolverFactory = Callable[[BenchRequest], Solver]
+#: Loads the solver for a request; the stop flag is handed to model-based verifiers.
+SolverFactory = Callable[[BenchRequest, CancelToken], Solver]
 
 
 class ModelLoader:
@@ -137,7 +138,7 @@ class ModelLoader:
 
         return resolve_policy(req.policy, req.settings).label
 
-    def __call__(self, req: BenchRequest) -> Solver:
+    def __call__(self, req: BenchRequest, cancel: CancelToken) -> Solver:
         from outthink.bench.runner import load_solver
 
         return load_solver(
@@ -145,6 +146,7 @@ class ModelLoader:
             verifier=req.verifier,
             verifier_model=req.verifier_model,
             settings=req.settings,
+            cancel=cancel,
         )
 
 
@@ -186,7 +188,7 @@ def bench_job(
             hint="Choose another results folder, or repeat that benchmark's settings to resume.",
         ) from None
     yield Status("Loading the models…")
-    solver = make_solver(req)
+    solver = make_solver(req, cancel)
     try:
         yield Status("Running…")
         finished: BenchFinished | None = None
