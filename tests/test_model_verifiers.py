@@ -3,7 +3,7 @@
 The tiny models are noise, so these tests check plumbing: which tokens are decoded, at which
 positions scores are read, for which token ids, and that every step is decoded once. Each
 score is compared with a direct computation: the full text decoded from scratch as a single
-sequence in a fresh context. Logits differ slightly across batch shapes (ENGINE.md), so the
+sequence in a fresh context. Logits differ slightly across batch shapes (docs/engine.md), so the
 comparison allows 0.1 in log-probability.
 """
 

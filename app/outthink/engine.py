@@ -10,7 +10,7 @@ native library). Three layers, as in llama-cpp-python itself:
   the prompt is decoded once, forked to N sequences, then every live sequence gets one token
   per ``llama_decode`` call, each with its own sampler chain and seed.
 
-Facts this relies on are in the design notes (ENGINE.md): ``kv_unified`` makes a fork free;
+Facts this relies on are in docs/engine.md: ``kv_unified`` makes a fork free;
 each sequence's next token sits at ``pos_max + 1``; a batch larger than ``n_batch`` aborts the
 process; ctypes callbacks must stay referenced; two contexts must never decode at once on the
 same cores (a process-wide lock enforces it).
@@ -53,7 +53,7 @@ from outthink.gguf_file import GGUFHeader, check_model_file
 log = logging.getLogger(__name__)
 
 #: Only one llama.cpp context decodes at a time in this process: two contexts spinning their
-#: threads on the same cores made each step about 35x slower (ENGINE.md).
+#: threads on the same cores made each step about 35x slower (docs/engine.md).
 DECODE_LOCK = threading.Lock()
 
 #: Hard cap of llama.cpp on sequence ids.

@@ -2,7 +2,7 @@
 
 After a benchmark, every problem gets a difficulty bin from the policy's own pass rate, the
 share of its Best-of-N samples (at the largest budget) that are correct: easy >= 50%, medium
-10-50%, hard < 10% (SEARCH.md). Within each bin, and over all problems ("all"), every measured
+10-50%, hard < 10% (docs/search.md). Within each bin, and over all problems ("all"), every measured
 (strategy, selection, budget) is compared on the problems they all finished, by accuracy and by
 mean tokens (policy + verifier) per problem.
 

@@ -69,7 +69,7 @@ REPORTED_LABEL = "reported (Liu et al. 2025)"
 
 @dataclass(frozen=True, slots=True)
 class Reported:
-    """A published score (percent) from the reported-numbers table in SEARCH.md."""
+    """A published score (percent) from the reported-numbers table in docs/search.md."""
 
     model: str
     setting: str

@@ -26,7 +26,7 @@ How budgets are computed (also written into config.json):
   scaled by the share of the N-run's solution tokens those b samples wrote (exact in token
   terms up to end-of-text tokens and dropped steps; a real b-run decodes in smaller batches
   and takes longer per token). llama.cpp's logits differ slightly between batch sizes
-  (ENGINE.md), so on a real model a b-run may diverge from the first b samples after a near
+  (docs/engine.md), so on a real model a b-run may diverge from the first b samples after a near
   tie; it is an equally valid draw with the same seeds.
 - ``dvts``: run per budget. Its subtrees are independent in distribution, but not sample for
   sample: forked sequences draw seeds from a generator-wide fork counter, and the last step's

@@ -21,7 +21,7 @@ from outthink.search.strategies import get_strategy, strategy_names
 log = logging.getLogger(__name__)
 
 #: Defaults per strategy where the core's SearchConfig defaults are not the best start.
-#: Beam search is strongest at small N; DVTS needs N/M subtrees, so a larger N (SEARCH.md).
+#: Beam search is strongest at small N; DVTS needs N/M subtrees, so a larger N (docs/search.md).
 STRATEGY_DEFAULTS: dict[str, dict[str, Any]] = {
     "best-of-n": {"n": 8, "width": 2, "temperature": 0.8, "select": "weighted"},
     "greedy": {"n": 1, "temperature": 0.0, "select": "vanilla"},

@@ -11,7 +11,7 @@ The signals object is created on the GUI thread, so connections to GUI objects a
 slots run on the GUI thread, in emission order.
 
 Pools: :func:`engine_pool` has one thread, so llama.cpp work (loading, decoding) is
-serialised: two contexts must never decode at once (ENGINE.md), and a model is never closed
+serialised: two contexts must never decode at once (docs/engine.md), and a model is never closed
 while another job uses it. Network and file work (downloads, imports) go to :func:`io_pool`.
 """
 

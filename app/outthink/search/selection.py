@@ -1,6 +1,6 @@
 """Choosing the final answer among finished candidates, and turning step scores into one score.
 
-Rules (see docs/SEARCH.md):
+Rules (see docs/search.md):
 
 - ``vanilla``: the candidate with the highest aggregated verifier score;
 - ``majority``: the most frequent answer, answers grouped by mathematical equivalence;
