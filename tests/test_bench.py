@@ -834,7 +834,7 @@ def test_update_from_results_saves_under_policy_and_verifier(tmp_path: Path) -> 
 
 
 def test_cli_refuses_bad_options(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    from outthink.bench.cli import main
+    from outthink.cli import main
 
     assert main(["bench", "--problems", "nope-set", "--out", str(tmp_path)]) == 1
     assert "Unknown problem set" in capsys.readouterr().err
@@ -851,7 +851,7 @@ def test_cli_refuses_bad_options(capsys: pytest.CaptureFixture[str], tmp_path: P
 def test_cli_runs_the_real_engine_on_a_tiny_model(
     tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from outthink.bench.cli import main
+    from outthink.cli import main
 
     out = tmp_path / "tiny"
     argv = ["bench", "--policy", str(tiny_model), "--problems", "arithmetic", "--limit", "2",
@@ -876,7 +876,7 @@ def starter_env(starter_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.mark.starter
 def test_bench_on_the_starter_model(starter_env: Path, tmp_path: Path,
                                     capsys: pytest.CaptureFixture[str]) -> None:
-    from outthink.bench.cli import main
+    from outthink.cli import main
 
     out = tmp_path / "bench"
     argv = ["bench", "--problems", str(REPO / "assets" / "problems" / "arithmetic.jsonl"),
@@ -905,7 +905,7 @@ def test_bench_on_the_starter_model(starter_env: Path, tmp_path: Path,
 def test_the_benchmark_core_imports_neither_qt_nor_the_hub_library_up_front() -> None:
     code = (
         "import sys\n"
-        "import outthink.bench.cli, outthink.bench.problems, outthink.bench.recommend\n"
+        "import outthink.bench.budgets, outthink.bench.problems, outthink.bench.recommend\n"
         "import outthink.bench.report, outthink.bench.runner, outthink.bench.datasets\n"
         "from outthink.bench.report import plot_data, render_figure\n"
         "render_figure(plot_data([])).canvas.draw()\n"

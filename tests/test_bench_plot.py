@@ -168,7 +168,7 @@ def test_reported_lines_only_over_their_own_benchmark() -> None:
 def test_cli_says_why_reference_lines_are_not_drawn(
     tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from outthink.bench.cli import main
+    from outthink.cli import main
 
     out = tmp_path / "tiny"
     argv = ["bench", "--policy", str(tiny_model), "--problems", "arithmetic", "--limit", "1",

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from outthink import hub as hub_mod
-from outthink.cli_models import TerminalProgress, add_models_parser
+from outthink.cli.models import TerminalProgress, add_models_parser
 from tests.hub_server import FakeHub, catalog_entry, gguf_bytes, isolate, user_catalog
 
 REPO = "test-org/tiny-GGUF"

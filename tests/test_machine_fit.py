@@ -10,7 +10,7 @@ import pytest
 
 from outthink import catalog
 from outthink.catalog import estimate_memory, load_catalog, machine_fit, recommend
-from outthink.cli_models import add_models_parser
+from outthink.cli.models import add_models_parser
 from outthink.config import Settings
 
 GIB = 1 << 30
@@ -67,7 +67,7 @@ def test_disk_free_looks_at_the_nearest_existing_folder(tmp_path: Path) -> None:
 def test_models_list_names_the_recommendation_and_the_free_space(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import outthink.cli_models as cli_models
+    import outthink.cli.models as cli_models
 
     monkeypatch.setattr(cli_models, "physical_memory", lambda: 4 * GIB)
     monkeypatch.setattr(cli_models, "disk_free", lambda folder: 12 * GIB)

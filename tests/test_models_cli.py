@@ -13,7 +13,7 @@ import pytest
 
 from outthink import hub as hub_mod
 from outthink.catalog import load_catalog
-from outthink.cli_models import TerminalProgress, add_models_parser
+from outthink.cli.models import TerminalProgress, add_models_parser
 from outthink.config import Settings
 from outthink.errors import Cancelled, CatalogError, DownloadError, describe
 from outthink.hub import DownloadProgress

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from outthink.cli import fill_model_defaults, main
+from outthink.cli import main
+from outthink.cli.common import fill_model_defaults
 from outthink.engine import LlamaGenerator, Model, plan_context
 from outthink.errors import ConfigError
 from outthink.events import (

@@ -18,6 +18,7 @@ would use xcb: not under Wayland, not with ``QT_QPA_PLATFORM`` set to another pl
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import platform
 import shutil
@@ -28,6 +29,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 #: soname, Debian/Ubuntu package, Fedora package.
 XCB_LIBRARIES: tuple[tuple[str, str, str], ...] = (
@@ -160,6 +163,20 @@ def check_display(
         packages=_unique(deb for _, deb, _ in missing),
         fedora_packages=_unique(rpm for _, _, rpm in missing),
     )
+
+
+def display_ready() -> bool:
+    """Check, before Qt starts, that it can open a window here; say what to install when not.
+
+    Qt aborts the process when its display plugin cannot load, with a message that names no
+    package. ``outthink`` with no arguments and ``python -m outthink.gui`` both ask first.
+    """
+    check = check_display()
+    if check.ok:
+        return True
+    log.error("The window cannot open: %s", check.summary())
+    print(check.message(), file=sys.stderr)
+    return False
 
 
 def library_found(soname: str) -> bool:

@@ -57,7 +57,7 @@ SIGINT_WHILE_DOWNLOADING = '''
 import os
 import signal
 
-import outthink.cli_models as _cli_models
+import outthink.cli.models as _cli_models
 
 _sent = [False]
 _real_call = _cli_models.TerminalProgress.__call__

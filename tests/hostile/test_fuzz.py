@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 
 import outthink
 import outthink.cli as cli
+import outthink.cli.solve as cli_solve
 from outthink import engine
 from outthink.answers import (
     _BOXED,
@@ -425,7 +426,7 @@ def test_numeric_options_in_process(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(cli, "CancelToken", BudgetToken)
+    monkeypatch.setattr(cli_solve, "CancelToken", BudgetToken)
     BudgetToken.spent = False
     before = snapshot(isolated_env, tiny_model.parent)
     argv = solve_args(tiny_model, "--strategy", strategy)

@@ -166,7 +166,7 @@ def test_each_retry_of_a_pull_is_reported_without_a_terminal(
         "importlib.metadata",  # the package's version, read as the command line starts
         "outthink.config",  # the command line's first own module
         "numpy",  # deep in the chain (search -> verifiers -> engine)
-        "outthink.cli_models",  # main() building the parser
+        "outthink.cli.models",  # main() building the parser
     ],
 )
 def test_ctrl_c_during_start_up_imports_exits_130_quietly(tmp_path: Path, module: str) -> None:

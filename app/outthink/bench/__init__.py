@@ -5,7 +5,9 @@
 - :mod:`~outthink.bench.runner`: the resumable bench loop, results in ``DIR/results.jsonl``;
 - :mod:`~outthink.bench.report`: ``summary.csv`` and the accuracy-vs-compute plot;
 - :mod:`~outthink.bench.recommend`: the compute-optimal choice behind ``solve --strategy auto``;
-- :mod:`~outthink.bench.cli`: ``outthink bench``.
+- :mod:`~outthink.bench.budgets`: reading budget and name lists (``1,4,8``).
+
+``outthink bench`` is :mod:`outthink.cli.bench`.
 
 Nothing here imports Qt; the GUI's Benchmark tab drives the same iterator as the CLI.
 """

@@ -20,19 +20,33 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from outthink import __version__, hub
-from outthink.bench.problems import DatasetSpec
 from outthink.config import Settings, cache_dir, load_settings
 from outthink.errors import DownloadError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["cached_dataset_file", "dataset_cache_dir", "fetch_dataset_file"]
+__all__ = ["DatasetSpec", "cached_dataset_file", "dataset_cache_dir", "fetch_dataset_file"]
 
 #: Where the user names a dataset file, for the hints of :func:`outthink.hub.map_error`.
 _NAMED_IN = "--problems ORG/NAME:FILE@REVISION"
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetSpec:
+    """One file of a Hub dataset repository: problem sets name it, this module fetches it."""
+
+    repo: str
+    filename: str
+    revision: str = "main"
+
+    @property
+    def display(self) -> str:
+        rev = "" if self.revision == "main" else f"@{self.revision}"
+        return f"{self.repo}:{self.filename}{rev}"
 
 
 def dataset_cache_dir() -> Path:

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from outthink.bench.datasets import DatasetSpec
 from outthink.errors import ConfigError
 from outthink.ranges import option
 from outthink.resources import resource_path
@@ -88,20 +89,6 @@ class Problem:
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "problem": self.problem, "answer": self.answer, **self.extra}
-
-
-@dataclass(frozen=True, slots=True)
-class DatasetSpec:
-    """One file of a Hub dataset repository."""
-
-    repo: str
-    filename: str
-    revision: str = "main"
-
-    @property
-    def display(self) -> str:
-        rev = "" if self.revision == "main" else f"@{self.revision}"
-        return f"{self.repo}:{self.filename}{rev}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from outthink.cli import display_ready
+from outthink.qtdeps import display_ready
 
 if not display_ready():  # before Qt loads: it would abort without naming what is missing
     sys.exit(1)

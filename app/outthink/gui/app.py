@@ -40,8 +40,8 @@ def create_app(argv: Sequence[str] | None = None) -> QApplication:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the app until its window closes; returns the exit code."""
-    from outthink.cli import setup_logging
     from outthink.gui.app_controller import AppController
+    from outthink.logs import setup_logging
 
     if not any(getattr(h, "_outthink", False) for h in logging.getLogger().handlers):
         setup_logging()

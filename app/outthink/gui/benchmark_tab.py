@@ -789,7 +789,7 @@ class BenchmarkTab(QWidget):
 
     def request(self) -> BenchRequest:
         """The request the form describes; raises OutthinkError for bad input."""
-        from outthink.bench.cli import parse_int_list
+        from outthink.bench.budgets import parse_int_list
         from outthink.errors import ConfigError
 
         strategies = tuple(n for n, b in self.strategy_boxes.items() if b.isChecked())

@@ -206,7 +206,7 @@ def _first_candidates(cfg: SearchConfig) -> int:
 def warm_up() -> None:
     """Import what a run needs before the first run, on the engine thread.
 
-    The first run would otherwise spend a second or more importing the CLI helpers, the
+    The first run would otherwise spend a second or more importing the run assembly, the
     native llama.cpp library and math-verify (sympy and an ANTLR grammar, first used when
     the answers are grouped). Imports execute Python code that competes with the GUI thread
     for the GIL; done while the user is still typing the problem, nobody notices.
@@ -216,7 +216,7 @@ def warm_up() -> None:
     from outthink import engine
     from outthink.answers import answers_equivalent
 
-    for module in ("outthink.cli", "outthink.search.runner"):
+    for module in ("outthink.resolve", "outthink.search.runner"):
         importlib.import_module(module)
     engine._llama()
     answers_equivalent("\\frac{1}{2}", "0.5")

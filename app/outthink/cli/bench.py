@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from outthink import ranges
+from outthink.bench.budgets import parse_budgets, parse_name_list
 from outthink.config import load_settings
 from outthink.generation import CancelToken
 from outthink.search.config import SearchConfig
@@ -28,49 +29,14 @@ from outthink.search.selection import AGGREGATIONS, SELECTION_RULES
 
 log = logging.getLogger(__name__)
 
-__all__ = [
-    "add_bench_parser",
-    "cmd_bench",
-    "main",
-    "parse_budgets",
-    "parse_int_list",
-    "parse_name_list",
-]
-
-
-def parse_int_list(text: str) -> list[int]:
-    try:
-        values = [int(x) for x in text.replace(" ", "").split(",") if x]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a list of integers like 1,4,8: {text!r}") from None
-    if not values:
-        raise argparse.ArgumentTypeError("give at least one value")
-    return values
-
-
-def parse_budgets(text: str) -> list[int]:
-    """``--budgets``: integers like 1,4,8, each a valid budget N."""
-    values = parse_int_list(text)
-    budget = ranges.option("n")
-    for value in values:
-        why = budget.problem(value)
-        if why is not None:
-            raise argparse.ArgumentTypeError(why)
-    return values
-
-
-def parse_name_list(text: str) -> list[str]:
-    values = [x.strip() for x in text.split(",") if x.strip()]
-    if not values:
-        raise argparse.ArgumentTypeError("give at least one name")
-    return values
+__all__ = ["add_bench_parser", "cmd_bench"]
 
 
 def add_bench_parser(sub: Any) -> argparse.ArgumentParser:
     """Add the ``bench`` sub-command to ``outthink``'s sub-parsers."""
     import outthink.verifiers as verifiers
     from outthink.bench.problems import PRESETS
-    from outthink.cli import add_thinking_arguments
+    from outthink.cli.common import add_thinking_arguments
     from outthink.search.strategies import strategy_names
 
     b = sub.add_parser(
@@ -173,7 +139,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         run_bench,
         verifier_id,
     )
-    from outthink.cli import fill_model_defaults, search_options
+    from outthink.cli.common import fill_model_defaults, search_options
     from outthink.interrupts import install_sigint, loading_models
     from outthink.resolve import resolve_policy
 
@@ -307,13 +273,3 @@ def _print_table(rows: Any) -> None:
         "any selection rule reached."
     )
 
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m outthink.bench.cli bench ...``: the same as ``outthink bench ...``."""
-    from outthink.cli import main as cli_main
-
-    return cli_main(sys.argv[1:] if argv is None else argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
