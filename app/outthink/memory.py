@@ -11,6 +11,8 @@ Estimating
     buffers); :func:`fits_in_memory` and :func:`check_memory` compare it with what is
     available now (before a run), :func:`machine_fit` and :func:`recommend` with the RAM of
     this computer (in the models manager). The engine refuses runs by the same estimate.
+
+This module reads catalog entries (:mod:`outthink.catalog`); the catalog never imports it.
 """
 
 from __future__ import annotations
@@ -22,13 +24,12 @@ import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
+from outthink.catalog.entries import ModelEntry
+from outthink.catalog.status import entry_path
 from outthink.config import Settings, load_settings
-from outthink.errors import CatalogError, MemoryBudgetError, OutthinkError
-
-if TYPE_CHECKING:
-    from outthink.catalog.entries import ModelEntry
+from outthink.errors import CatalogError, MemoryBudgetError, OutthinkError, gib
 
 # Memory estimate constants (llama.cpp on CPU). The compute buffer holds the worst-case graph
 # for one micro-batch, whose output is n_ubatch rows of vocabulary logits; the rest is small.
@@ -126,8 +127,6 @@ def estimate_memory(
     vocabulary logits) and a logits row per sequence. Layer shapes come from the GGUF header
     when the file is on disk, else from the catalog entry, else from the parameter count.
     """
-    from outthink.catalog.entries import ModelEntry
-    from outthink.catalog.status import entry_path
     from outthink.gguf_file import read_header
 
     if n_ctx <= 0 or n_seq <= 0:
@@ -282,12 +281,6 @@ def recommend(entries: Iterable[ModelEntry], fits: Mapping[str, MachineFit]) -> 
     return {role: entry.id for role, entry in best.items()}
 
 
-def gib(n: int) -> str:
-    if n >= 1 << 30:
-        return f"{n / (1 << 30):.1f} GiB"
-    return f"{n / (1 << 20):.0f} MiB"
-
-
 __all__ = [
     "FIT_COMFORTABLE",
     "FIT_CONTEXT",
@@ -302,7 +295,6 @@ __all__ = [
     "disk_free",
     "estimate_memory",
     "fits_in_memory",
-    "gib",
     "machine_fit",
     "physical_memory",
     "recommend",

@@ -35,8 +35,8 @@ from outthink.errors import (
     ConfigError,
     ModelFileError,
     ModelMissingError,
+    gib,
 )
-from outthink.memory import gib
 
 log = logging.getLogger(__name__)
 
