@@ -8,12 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from outthink import catalog, starter
+from outthink import memory, starter
 from outthink.catalog import (
     ModelEntry,
     entry_path,
-    estimate_memory,
-    fits_in_memory,
     hub_file_path,
     import_model,
     list_models,
@@ -37,6 +35,7 @@ from outthink.errors import (
     ModelMissingError,
 )
 from outthink.gguf_file import read_header
+from outthink.memory import estimate_memory, fits_in_memory
 from tests.hub_server import catalog_entry, isolate, make_gguf, user_catalog
 
 REQUIRED_POLICIES = {
@@ -450,8 +449,8 @@ def test_fits_in_memory_warns_before_loading(tmp_path: Path) -> None:
     assert not fit.fits and "smaller context" in fit.message
     assert fits_in_memory(entry, 4096, 4, available=64 << 30).fits
     with pytest.raises(MemoryBudgetError):
-        catalog.check_memory(entry, 4096, 4, available=1 << 30)
-    measured = catalog.available_memory()
+        memory.check_memory(entry, 4096, 4, available=1 << 30)
+    measured = memory.available_memory()
     assert measured is None or measured > 0
 
 

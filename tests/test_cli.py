@@ -83,7 +83,7 @@ def test_solve_refuses_a_request_too_big_for_memory(
     tiny_model: Path, capsys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # every option in range, but the machine has only 64 MiB to give
-    monkeypatch.setattr("outthink.catalog.available_memory", lambda: 64 << 20)
+    monkeypatch.setattr("outthink.memory.available_memory", lambda: 64 << 20)
     rc = main(["solve", "--policy", str(tiny_model), "--n", "256", "--max-tokens", "256",
                "What is 2+2?"])
     err = capsys.readouterr().err

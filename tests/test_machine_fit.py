@@ -1,5 +1,5 @@
 """Which models suit this computer: the memory estimate against the installed RAM, and the
-recommendation per role (catalog.machine_fit, catalog.recommend)."""
+recommendation per role (memory.machine_fit, memory.recommend)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from outthink import catalog
-from outthink.catalog import estimate_memory, load_catalog, machine_fit, recommend
+from outthink import memory
+from outthink.catalog import load_catalog
 from outthink.cli.models import add_models_parser
 from outthink.config import Settings
+from outthink.memory import estimate_memory, machine_fit, recommend
 
 GIB = 1 << 30
 
 
-def fits_for(ram: int) -> dict[str, catalog.MachineFit]:
+def fits_for(ram: int) -> dict[str, memory.MachineFit]:
     settings = Settings()
     return {e.id: machine_fit(e, ram=ram, settings=settings) for e in load_catalog(settings)}
 
@@ -24,7 +25,7 @@ def fits_for(ram: int) -> dict[str, catalog.MachineFit]:
 def test_fit_uses_the_engine_estimate_against_the_installed_ram() -> None:
     settings = Settings()
     entry = load_catalog(settings).get("llama3.1-8b-prm-deepseek")
-    needed = estimate_memory(entry, catalog.FIT_CONTEXT, catalog.FIT_SEQUENCES,
+    needed = estimate_memory(entry, memory.FIT_CONTEXT, memory.FIT_SEQUENCES,
                              settings=settings)
     big = machine_fit(entry, ram=64 * GIB, settings=settings)
     assert big.level == "fits" and big.needed == needed and "64.0 GiB" in big.message
@@ -34,7 +35,7 @@ def test_fit_uses_the_engine_estimate_against_the_installed_ram() -> None:
 
 
 def test_unknown_ram_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(catalog, "physical_memory", lambda: None)
+    monkeypatch.setattr(memory, "physical_memory", lambda: None)
     settings = Settings()
     fit = machine_fit(load_catalog(settings).get("qwen2.5-0.5b-instruct"), settings=settings)
     assert fit.level == "unknown" and fit.needed > 0 and "could not be measured" in fit.message
@@ -53,14 +54,14 @@ def test_recommendation_is_the_best_ranked_model_that_fits() -> None:
 
 
 def test_physical_memory_is_the_installed_ram() -> None:
-    ram = catalog.physical_memory()
+    ram = memory.physical_memory()
     assert ram is not None and ram > 256 << 20
-    available = catalog.available_memory()
+    available = memory.available_memory()
     assert available is None or available <= ram
 
 
 def test_disk_free_looks_at_the_nearest_existing_folder(tmp_path: Path) -> None:
-    free = catalog.disk_free(tmp_path / "not" / "yet" / "made")
+    free = memory.disk_free(tmp_path / "not" / "yet" / "made")
     assert free is not None and free > 0
 
 
@@ -79,3 +80,14 @@ def test_models_list_names_the_recommendation_and_the_free_space(
     assert "(12.9 GB free)" in out
     assert ("Recommended for this computer (4.3 GB of RAM): qwen2.5-math-1.5b-instruct "
             "(to solve), qwen2.5-1.5b-instruct-judge (to check steps).") in out
+
+
+def test_allocatable_memory_refuses_nothing_it_cannot_measure(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # available_memory says "unknown" (None); allocatable_memory, what the verifiers check a
+    # KV cache against, is then unbounded rather than zero
+    monkeypatch.setattr(memory, "available_memory", lambda: None)
+    assert memory.allocatable_memory() == 1 << 62
+    monkeypatch.setattr(memory, "available_memory", lambda: 3 << 30)
+    assert memory.allocatable_memory() == 3 << 30

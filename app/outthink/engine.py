@@ -119,14 +119,6 @@ def physical_cores() -> int:
 MEMORY_MARGIN_BYTES = 512 * 1024 * 1024
 
 
-def available_memory() -> int:
-    """Bytes available to a new allocation (the catalog measures it); huge when unknown."""
-    from outthink.catalog import available_memory as measure
-
-    value = measure()
-    return value if value is not None else 1 << 62
-
-
 def supports_gpu_offload() -> bool:
     return bool(_llama().llama_supports_gpu_offload())
 
@@ -147,10 +139,10 @@ def system_info() -> dict[str, Any]:
 def check_memory(header: GGUFHeader, n_ctx: int, n_seq: int, *, what: str = "") -> None:
     """Refuse, before loading anything, a request that would not fit in memory.
 
-    The estimate (file + KV cache + compute buffers) is the catalog's, so the models manager
-    and the engine never disagree about what fits.
+    The estimate (file + KV cache + compute buffers) is :mod:`outthink.memory`'s, so the
+    models manager and the engine never disagree about what fits.
     """
-    from outthink.catalog import fits_in_memory
+    from outthink.memory import fits_in_memory
 
     fit = fits_in_memory(header.path, n_ctx, n_seq)
     if not fit.fits:

@@ -88,3 +88,10 @@ def describe(exc: BaseException) -> str:
         f"Unexpected error: {type(exc).__name__}: {exc}. "
         "This is a bug in Outthink; the log file has the details."
     )
+
+
+def gib(n: int) -> str:
+    """A size in messages: GiB with one decimal from 1 GiB up, else whole MiB."""
+    if n >= 1 << 30:
+        return f"{n / (1 << 30):.1f} GiB"
+    return f"{n / (1 << 20):.0f} MiB"

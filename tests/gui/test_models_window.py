@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from PySide6.QtGui import QFont
 
-from outthink import catalog
+from outthink import memory
 from outthink.config import Settings
 from outthink.gui import theme
 from outthink.gui.models_dialog import ModelsController, ModelsDialog
@@ -20,8 +20,8 @@ GIB = 1 << 30
 @pytest.fixture
 def small_computer(monkeypatch: pytest.MonkeyPatch) -> None:
     """4 GiB of RAM and 12 GiB free on the disk of the models folder."""
-    monkeypatch.setattr(catalog, "physical_memory", lambda: 4 * GIB, raising=False)
-    monkeypatch.setattr(catalog, "disk_free", lambda folder: 12 * GIB, raising=False)
+    monkeypatch.setattr(memory, "physical_memory", lambda: 4 * GIB)
+    monkeypatch.setattr(memory, "disk_free", lambda folder: 12 * GIB)
 
 
 @pytest.fixture
@@ -85,7 +85,7 @@ def test_free_disk_space_is_shown(dialog: ModelsDialog, monkeypatch: pytest.Monk
     assert str(Settings().models_path()) in dialog.folder_label.text()
     dialog.select_model("qwen2.5-1.5b-instruct")
     assert "Download: 1.0 GiB; 12.0 GiB free" in dialog.details.text()
-    monkeypatch.setattr(catalog, "disk_free", lambda folder: 200 << 20)
+    monkeypatch.setattr(memory, "disk_free", lambda folder: 200 << 20)
     dialog.controller.refresh()
     dialog.select_model("qwen2.5-1.5b-instruct")
     assert "not enough" in dialog.details.text()

@@ -40,15 +40,9 @@ from outthink.answers import (
     extract_answer,
     has_final_answer,
 )
-from outthink.catalog import (
-    _ID_RE,
-    _KIND_RE,
-    _REVISION_RE,
-    _SEGMENT_RE,
-    _SHA_RE,
-    parse_catalog_text,
-    shipped_catalog_path,
-)
+from outthink.catalog import parse_catalog_text, shipped_catalog_path
+from outthink.catalog.entries import _ID_RE, _KIND_RE, _REVISION_RE, _SHA_RE
+from outthink.catalog.paths import _SEGMENT_RE
 from outthink.errors import ModelFileError, OutthinkError
 from outthink.generation import CancelToken
 from outthink.gguf_file import read_header

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from outthink import catalog
+from outthink.catalog import verify as catalog_verify
 from outthink.config import Settings
 from outthink.errors import ModelCorruptError
 from tests.tiny_gguf import write_tiny_model
@@ -132,7 +133,8 @@ def test_the_check_hashes_only_when_size_or_mtime_changed(
         hashed.append(path)
         return real(path, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(catalog, "sha256_file", counting)
+    # check_known_file hashes through its own module's name
+    monkeypatch.setattr(catalog_verify, "sha256_file", counting)
     target = starter_model_path()  # assembled (hashed on the way, not read again)
     assert hashed == []
     assert starter_model_path() == target and hashed == []  # same size and mtime: no hashing

@@ -20,14 +20,9 @@ from typing import Any, TextIO, TypeVar
 from outthink.catalog import (
     ROLES,
     ModelStatus,
-    disk_free,
-    fits_in_memory,
     import_model,
     list_models,
     load_catalog,
-    machine_fit,
-    physical_memory,
-    recommend,
     registry_notices,
     remove_model,
     repair_hint,
@@ -36,6 +31,7 @@ from outthink.catalog import (
 )
 from outthink.config import Settings, load_settings
 from outthink.errors import Cancelled, CatalogError
+from outthink.memory import disk_free, fits_in_memory, machine_fit, physical_memory, recommend
 
 _DEFAULT_CTX = 4096
 _F = TypeVar("_F", bound=Callable[..., int])

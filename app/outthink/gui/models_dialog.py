@@ -3,8 +3,8 @@ delete, import of a GGUF already on disk.
 
 Each row says what the model is for (its purpose and, below the table, the catalog's
 description), how much memory a run needs and whether that suits this computer's RAM
-(:func:`outthink.catalog.machine_fit`, the estimate the engine refuses runs by); the best model
-of each purpose that fits is marked recommended (:func:`outthink.catalog.recommend`). The free
+(:func:`outthink.memory.machine_fit`, the estimate the engine refuses runs by); the best model
+of each purpose that fits is marked recommended (:func:`outthink.memory.recommend`). The free
 space of the models folder's disk is shown under the table.
 
 :class:`ModelsController` (logic) lives as long as the app, so a download goes on when the
@@ -179,7 +179,7 @@ def purpose_text(entry: Any) -> str:
     return "Checks steps"
 
 
-#: The "This computer" column: text and colour per fit level (catalog.MachineFit.level).
+#: The "This computer" column: text and colour per fit level (memory.MachineFit.level).
 FIT_TEXT = {"fits": "fits", "tight": "tight", "too-big": "too big", "unknown": "unknown"}
 FIT_COLOR = {
     "fits": QColor(30, 120, 50),
@@ -197,7 +197,7 @@ class ModelsTableModel(QAbstractTableModel):
         super().__init__(parent)
         self.rows: list[Any] = []  # catalog.ModelStatus
         self.progress: dict[str, Any] = {}  # id -> DownloadProgress of a running download
-        self.fits: dict[str, Any] = {}  # id -> catalog.MachineFit
+        self.fits: dict[str, Any] = {}  # id -> memory.MachineFit
         self.recommended: dict[str, str] = {}  # role -> id
 
     def set_rows(self, rows: list[Any], fits: dict[str, Any] | None = None,
@@ -331,6 +331,7 @@ class ModelsController(QObject):
 
     def refresh(self) -> None:
         import outthink.catalog as catalog
+        import outthink.memory as memory
 
         try:
             rows = catalog.list_models(self.settings)
@@ -339,11 +340,11 @@ class ModelsController(QObject):
             rows = []
         for notice in catalog.registry_notices():  # a damaged registry: restored, or not
             self.message.emit("warning", notice, "")
-        ram = catalog.physical_memory()
-        fits = {st.entry.id: catalog.machine_fit(st.entry, ram=ram, settings=self.settings)
+        ram = memory.physical_memory()
+        fits = {st.entry.id: memory.machine_fit(st.entry, ram=ram, settings=self.settings)
                 for st in rows}
-        recommended = catalog.recommend((st.entry for st in rows), fits)
-        self.disk_free = catalog.disk_free(self.settings.models_path())
+        recommended = memory.recommend((st.entry for st in rows), fits)
+        self.disk_free = memory.disk_free(self.settings.models_path())
         self.model.set_rows(rows, fits, recommended)
 
     def folder_text(self) -> str:

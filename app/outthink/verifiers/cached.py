@@ -54,7 +54,6 @@ from outthink.engine import (
     MEMORY_MARGIN_BYTES,
     Context,
     Model,
-    available_memory,
 )
 from outthink.errors import (
     ConfigError,
@@ -63,6 +62,7 @@ from outthink.errors import (
     ModelUnsupportedError,
 )
 from outthink.generation import CancelToken
+from outthink.memory import allocatable_memory
 from outthink.verifiers.base import StepRecord
 
 log = logging.getLogger(__name__)
@@ -253,7 +253,7 @@ class CachedVerifier:
 def _check_kv_memory(model: Model, cells: int, *, what: str) -> None:
     """Refuse a context whose KV cache would not fit (the model itself is already loaded)."""
     need = cells * model.header.kv_bytes_per_token() + MEMORY_MARGIN_BYTES
-    have = available_memory()
+    have = allocatable_memory()
     if need > have:
         gib = 1024**3
         raise MemoryBudgetError(
