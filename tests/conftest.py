@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tiny_gguf import CHAT_TEMPLATE, write_tiny_model
+from tests.tiny_gguf import CHAT_TEMPLATE, QWEN3_TEMPLATE, R1_TEMPLATE, write_tiny_model
 
 _real_connect = socket.socket.connect
 
@@ -58,3 +58,17 @@ def starter_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     folder = tmp_path_factory.mktemp("starter-models")
     return starter_model_path(Settings(models_dir=str(folder)))
+
+
+@pytest.fixture(scope="session")
+def qwen3_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model with a Qwen3-style chat template (a thinking switch) and think tokens."""
+    path = tmp_path_factory.mktemp("qwen3") / "qwen3-style.gguf"
+    return write_tiny_model(path, chat_template=QWEN3_TEMPLATE, think_tokens=True)
+
+
+@pytest.fixture(scope="session")
+def r1_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model with a DeepSeek-R1-style template (always thinks) and think tokens."""
+    path = tmp_path_factory.mktemp("r1") / "r1-style.gguf"
+    return write_tiny_model(path, chat_template=R1_TEMPLATE, think_tokens=True)

@@ -20,7 +20,7 @@ from outthink.thinking import (
     strip_tags,
     support_from_template,
 )
-from tests.tiny_gguf import CHAT_TEMPLATE, QWEN3_TEMPLATE, R1_TEMPLATE, write_tiny_model
+from tests.tiny_gguf import CHAT_TEMPLATE, QWEN3_TEMPLATE, R1_TEMPLATE
 
 # --- answers from texts that think first -------------------------------------------------------
 
@@ -118,18 +118,6 @@ def test_support_is_read_from_the_chat_template() -> None:
     assert opens_thinking("<｜Assistant｜><think>\n")
     assert not opens_thinking("<think>\n\n</think>\n\n")
     assert not opens_thinking("Use <think> tags to think. Question: 2+2?")
-
-
-@pytest.fixture(scope="module")
-def qwen3_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("qwen3") / "qwen3-style.gguf"
-    return write_tiny_model(path, chat_template=QWEN3_TEMPLATE, think_tokens=True)
-
-
-@pytest.fixture(scope="module")
-def r1_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("r1") / "r1-style.gguf"
-    return write_tiny_model(path, chat_template=R1_TEMPLATE, think_tokens=True)
 
 
 def _prompt(path: Path, thinking: bool | None) -> Prompt:

@@ -36,7 +36,6 @@ from outthink.verifiers import VERIFIERS, build, get_spec, verifier_view
 from outthink.verifiers.base import StatelessSession, StepRecord, VerifierContext
 from outthink.verifiers.simple import SelfCertaintyVerifier
 from tests.fakes import FakeGenerator
-from tests.tiny_gguf import QWEN3_TEMPLATE, R1_TEMPLATE, write_tiny_model
 
 #: A Qwen3-style prompt with thinking on: the model opens its own block.
 THINKING = Prompt("<|im_start|>assistant\n", "chat", has_bos=False, thinks=True)
@@ -303,18 +302,6 @@ def test_reasoning_defaults_fill_what_the_user_left_unset() -> None:
 
 
 # --- the real engine on tiny reasoning-style models ------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def qwen3_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("qwen3") / "qwen3-style.gguf"
-    return write_tiny_model(path, chat_template=QWEN3_TEMPLATE, think_tokens=True)
-
-
-@pytest.fixture(scope="module")
-def r1_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("r1") / "r1-style.gguf"
-    return write_tiny_model(path, chat_template=R1_TEMPLATE, think_tokens=True)
 
 
 def solve_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict]:
