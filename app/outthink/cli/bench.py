@@ -34,9 +34,8 @@ __all__ = ["add_bench_parser", "cmd_bench"]
 
 def add_bench_parser(sub: Any) -> argparse.ArgumentParser:
     """Add the ``bench`` sub-command to ``outthink``'s sub-parsers."""
-    import outthink.verifiers as verifiers
     from outthink.bench.problems import PRESETS
-    from outthink.cli.common import add_thinking_arguments
+    from outthink.cli.common import add_model_arguments, add_thinking_arguments
     from outthink.search.strategies import strategy_names
 
     b = sub.add_parser(
@@ -76,15 +75,7 @@ def add_bench_parser(sub: Any) -> argparse.ArgumentParser:
         default=["weighted"],
         help=f"selection rules, comma-separated, from: {', '.join(SELECTION_RULES)}",
     )
-    b.add_argument("--policy", help="policy model: catalog id or .gguf path (default: starter)")
-    b.add_argument(
-        "--verifier",
-        default="self-certainty",
-        help=f"verifier kind ({', '.join(sorted(verifiers.VERIFIERS))}) or catalog id",
-    )
-    b.add_argument(
-        "--verifier-model", help="model for a model-based verifier (catalog id or .gguf path)"
-    )
+    add_model_arguments(b)
     ranges.add_argument(
         b, "max_tokens", None, "new tokens per solution (default 384; 4,096 if the model thinks)"
     )

@@ -98,6 +98,26 @@ def read_problem(words: Sequence[str]) -> str:
     return utf8_text(data, "The problem on standard input").strip()
 
 
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """--policy, --verifier and --verifier-model, as `solve` and `bench` both take them."""
+    import outthink.verifiers as verifiers
+
+    parser.add_argument(
+        "--policy", help="policy model: catalog id or .gguf path (default: starter)"
+    )
+    parser.add_argument(
+        "--verifier",
+        default="self-certainty",
+        help=f"verifier kind ({', '.join(sorted(verifiers.VERIFIERS))}) or catalog id",
+    )
+    parser.add_argument(
+        "--verifier-model",
+        "--judge-model",
+        dest="verifier_model",
+        help="model for a model-based verifier (catalog id or .gguf path)",
+    )
+
+
 def add_thinking_arguments(parser: argparse.ArgumentParser) -> None:
     """The options for reasoning models that ``solve`` and ``bench`` share."""
     parser.add_argument(

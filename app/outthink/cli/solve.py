@@ -12,6 +12,7 @@ from typing import Any
 
 from outthink import ranges
 from outthink.cli.common import (
+    add_model_arguments,
     add_thinking_arguments,
     fill_model_defaults,
     read_problem,
@@ -40,22 +41,10 @@ log = logging.getLogger(__name__)
 
 def add_solve_parser(sub: Any) -> argparse.ArgumentParser:
     """Add the ``solve`` sub-command to ``outthink``'s sub-parsers."""
-    import outthink.verifiers as verifiers
 
     s = sub.add_parser("solve", help="solve a problem with test-time search")
     s.add_argument("problem", nargs="+", help='the problem text ("-" reads standard input)')
-    s.add_argument("--policy", help="policy model: catalog id or .gguf path (default: starter)")
-    s.add_argument(
-        "--verifier",
-        default="self-certainty",
-        help=f"verifier kind ({', '.join(sorted(verifiers.VERIFIERS))}) or catalog id",
-    )
-    s.add_argument(
-        "--verifier-model",
-        "--judge-model",
-        dest="verifier_model",
-        help="model for a model-based verifier (catalog id or .gguf path)",
-    )
+    add_model_arguments(s)
     s.add_argument(
         "--strategy",
         default="best-of-n",
